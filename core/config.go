@@ -1,0 +1,134 @@
+package core
+
+import (
+	"fmt"
+	"time"
+)
+
+// Config is the plan's NetworkConfig: every protocol parameter a node uses,
+// with the plan's defaults. Scenario files (protocol:) and the node's TOML
+// ([network]) set these by their tag names; omitted keys keep their defaults.
+type Config struct {
+	// DHT (Kademlia).
+	KBucketSize        int           `yaml:"k_bucket_size" toml:"k_bucket_size"`
+	DHTAlpha           int           `yaml:"dht_alpha" toml:"dht_alpha"`
+	DHTRequestTimeout  time.Duration `yaml:"dht_request_timeout" toml:"dht_request_timeout"`
+	DHTRefreshInterval time.Duration `yaml:"dht_refresh_interval" toml:"dht_refresh_interval"`
+	DHTRecordTTL       time.Duration `yaml:"dht_record_ttl" toml:"dht_record_ttl"`
+
+	// Gossip.
+	GossipFanout           int           `yaml:"gossip_fanout" toml:"gossip_fanout"`
+	GossipMessageCacheSize int           `yaml:"gossip_message_cache_size" toml:"gossip_message_cache_size"`
+	GossipMessageCacheTTL  time.Duration `yaml:"gossip_message_cache_ttl" toml:"gossip_message_cache_ttl"`
+	GossipMaxTTL           int           `yaml:"gossip_max_ttl" toml:"gossip_max_ttl"`
+	GossipPeerRate         float64       `yaml:"gossip_peer_rate" toml:"gossip_peer_rate"`
+	GossipPeerBurst        int           `yaml:"gossip_peer_burst" toml:"gossip_peer_burst"`
+	GossipGlobalRate       float64       `yaml:"gossip_global_rate" toml:"gossip_global_rate"`
+
+	// Connections and health checks.
+	MaxConnections    int           `yaml:"max_connections" toml:"max_connections"`
+	TargetConnections int           `yaml:"target_connections" toml:"target_connections"`
+	ConnectionTimeout time.Duration `yaml:"connection_timeout" toml:"connection_timeout"`
+	PingInterval      time.Duration `yaml:"ping_interval" toml:"ping_interval"`
+	PingTimeout       time.Duration `yaml:"ping_timeout" toml:"ping_timeout"`
+	IdleTimeout       time.Duration `yaml:"idle_timeout" toml:"idle_timeout"`
+
+	// NAT traversal.
+	EnableUPnP         bool `yaml:"enable_upnp" toml:"enable_upnp"`
+	EnableHolePunching bool `yaml:"enable_hole_punching" toml:"enable_hole_punching"`
+
+	// Relays.
+	EnableRelay             bool    `yaml:"enable_relay" toml:"enable_relay"`
+	MaxRelayHops            int     `yaml:"max_relay_hops" toml:"max_relay_hops"`
+	RelayBandwidthLimitMbps float64 `yaml:"relay_bandwidth_limit_mbps" toml:"relay_bandwidth_limit_mbps"`
+}
+
+// DefaultConfig returns the plan's defaults.
+func DefaultConfig() Config {
+	return Config{
+		KBucketSize:        20,
+		DHTAlpha:           3,
+		DHTRequestTimeout:  2 * time.Second,
+		DHTRefreshInterval: time.Hour,
+		DHTRecordTTL:       24 * time.Hour,
+
+		GossipFanout:           6,
+		GossipMessageCacheSize: 10000,
+		GossipMessageCacheTTL:  5 * time.Minute,
+		GossipMaxTTL:           32,
+		GossipPeerRate:         10,
+		GossipPeerBurst:        20,
+		GossipGlobalRate:       1000,
+
+		MaxConnections:    50,
+		TargetConnections: 30,
+		ConnectionTimeout: 10 * time.Second,
+		PingInterval:      30 * time.Second,
+		PingTimeout:       10 * time.Second,
+		IdleTimeout:       5 * time.Minute,
+
+		EnableUPnP:         true,
+		EnableHolePunching: true,
+
+		EnableRelay:             false,
+		MaxRelayHops:            3,
+		RelayBandwidthLimitMbps: 10,
+	}
+}
+
+// Validate reports the first out-of-range parameter, by its tag name.
+func (c Config) Validate() error {
+	bad := func(key string, format string, args ...any) error {
+		return fmt.Errorf("%w: %s: "+format, append([]any{ErrConfig, key}, args...)...)
+	}
+	positive := []struct {
+		key string
+		v   int
+	}{
+		{"k_bucket_size", c.KBucketSize}, {"dht_alpha", c.DHTAlpha},
+		{"gossip_fanout", c.GossipFanout}, {"gossip_message_cache_size", c.GossipMessageCacheSize},
+		{"gossip_max_ttl", c.GossipMaxTTL}, {"gossip_peer_burst", c.GossipPeerBurst},
+		{"max_connections", c.MaxConnections}, {"target_connections", c.TargetConnections},
+		{"max_relay_hops", c.MaxRelayHops},
+	}
+	for _, p := range positive {
+		if p.v <= 0 {
+			return bad(p.key, "must be positive, got %d", p.v)
+		}
+	}
+	durations := []struct {
+		key string
+		v   time.Duration
+	}{
+		{"dht_request_timeout", c.DHTRequestTimeout}, {"dht_refresh_interval", c.DHTRefreshInterval},
+		{"dht_record_ttl", c.DHTRecordTTL}, {"gossip_message_cache_ttl", c.GossipMessageCacheTTL},
+		{"connection_timeout", c.ConnectionTimeout}, {"ping_interval", c.PingInterval},
+		{"ping_timeout", c.PingTimeout}, {"idle_timeout", c.IdleTimeout},
+	}
+	for _, d := range durations {
+		if d.v <= 0 {
+			return bad(d.key, "must be a positive duration, got %v", d.v)
+		}
+	}
+	switch {
+	case c.KBucketSize > 256:
+		return bad("k_bucket_size", "at most 256, got %d", c.KBucketSize)
+	case c.DHTAlpha > c.KBucketSize:
+		return bad("dht_alpha", "at most k_bucket_size (%d), got %d", c.KBucketSize, c.DHTAlpha)
+	case c.GossipMaxTTL > 32:
+		return bad("gossip_max_ttl", "at most 32 hops, got %d", c.GossipMaxTTL)
+	case c.TargetConnections > c.MaxConnections:
+		return bad("target_connections", "must not exceed max_connections (%d), got %d", c.MaxConnections, c.TargetConnections)
+	case c.MaxRelayHops > 8:
+		return bad("max_relay_hops", "at most 8, got %d", c.MaxRelayHops)
+	case c.GossipPeerRate <= 0:
+		return bad("gossip_peer_rate", "must be positive, got %g", c.GossipPeerRate)
+	case c.GossipGlobalRate <= 0:
+		return bad("gossip_global_rate", "must be positive, got %g", c.GossipGlobalRate)
+	case c.RelayBandwidthLimitMbps <= 0:
+		return bad("relay_bandwidth_limit_mbps", "must be positive, got %g", c.RelayBandwidthLimitMbps)
+	case c.PingTimeout > c.PingInterval:
+		return bad("ping_timeout", "must not exceed ping_interval (%v), got %v", c.PingInterval, c.PingTimeout)
+	}
+	return nil
+}

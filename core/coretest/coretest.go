@@ -1,0 +1,186 @@
+// Package coretest is a tiny deterministic driver for testing core
+// components without the simulator: a virtual clock with a timer queue and a
+// loopback network with a fixed one-way delay, where tests can also inject
+// raw packets. It imports nothing outside core, so core's tests stay inside
+// core's layer.
+//
+// Concurrency: not safe for concurrent use.
+package coretest
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand/v2"
+	"net/netip"
+	"sort"
+	"time"
+
+	"github.com/dchat/network/core"
+	"github.com/dchat/network/core/identity"
+)
+
+// Epoch is the harness's time zero.
+var Epoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// Net is a set of nodes joined by a loopback network with a fixed delay.
+type Net struct {
+	Delay  time.Duration
+	now    time.Time
+	seq    uint64
+	queue  []*item
+	nodes  map[netip.AddrPort]*core.Node
+	Events []Observed
+	// Drop, if set, decides whether a packet is lost.
+	Drop func(from, to netip.AddrPort, pkt []byte) bool
+}
+
+// Observed is an event seen by the harness, with the node that saw it.
+type Observed struct {
+	Time time.Time
+	Node netip.AddrPort
+	Ev   core.Event
+}
+
+type item struct {
+	at      time.Time
+	seq     uint64
+	f       func()
+	stopped bool
+	fired   bool
+}
+
+// New returns an empty network with the given one-way delay.
+func New(delay time.Duration) *Net {
+	return &Net{Delay: delay, now: Epoch, nodes: map[netip.AddrPort]*core.Node{}}
+}
+
+// Now returns the current virtual time.
+func (n *Net) Now() time.Time { return n.now }
+
+// Addr returns the address of the i-th node: 127.0.0.(i+1):4000.
+func Addr(i int) netip.AddrPort {
+	return netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, byte(i + 1)}), 4000)
+}
+
+// AddNode creates the i-th node with a seeded identity and the given config.
+func (n *Net) AddNode(i int, cfg core.Config) *core.Node {
+	id, err := identity.FromSeed(bytes.Repeat([]byte{byte(i + 1)}, 32))
+	if err != nil {
+		panic(err)
+	}
+	addr := Addr(i)
+	env := core.Env{
+		Clock:     clock{n},
+		Transport: &transport{n: n, self: addr},
+		Rand:      rand.New(rand.NewPCG(uint64(i), 0x5eed)),
+		Entropy:   bytes.NewReader(bytes.Repeat([]byte{byte(i)}, 1<<16)),
+		Observer: core.ObserverFunc(func(now time.Time, ev core.Event) {
+			n.Events = append(n.Events, Observed{Time: now, Node: addr, Ev: ev})
+		}),
+	}
+	node, err := core.NewNode(id, env, cfg)
+	if err != nil {
+		panic(err)
+	}
+	n.nodes[addr] = node
+	return node
+}
+
+// Inject delivers raw bytes to the node at `to` after the network delay.
+func (n *Net) Inject(from, to netip.AddrPort, pkt []byte) {
+	n.at(n.now.Add(n.Delay), func() {
+		if node := n.nodes[to]; node != nil {
+			node.HandlePacket(n.now, from, pkt)
+		}
+	})
+}
+
+// Run processes queued events until none are left or until virtual time
+// would pass `until`.
+func (n *Net) Run(until time.Time) {
+	for len(n.queue) > 0 {
+		sort.SliceStable(n.queue, func(a, b int) bool {
+			qa, qb := n.queue[a], n.queue[b]
+			if !qa.at.Equal(qb.at) {
+				return qa.at.Before(qb.at)
+			}
+			return qa.seq < qb.seq
+		})
+		it := n.queue[0]
+		if it.at.After(until) {
+			break
+		}
+		n.queue = n.queue[1:]
+		if it.stopped {
+			continue
+		}
+		n.now = it.at
+		it.fired = true
+		it.f()
+	}
+	if n.now.Before(until) {
+		n.now = until
+	}
+}
+
+// Of returns the events of type E, in order.
+func Of[E core.Event](n *Net) []E {
+	var out []E
+	for _, o := range n.Events {
+		if e, ok := o.Ev.(E); ok {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func (n *Net) at(t time.Time, f func()) *item {
+	n.seq++
+	it := &item{at: t, seq: n.seq, f: f}
+	n.queue = append(n.queue, it)
+	return it
+}
+
+type clock struct{ n *Net }
+
+func (c clock) Now() time.Time { return c.n.now }
+
+func (c clock) AfterFunc(d time.Duration, f func()) core.Timer {
+	return &timer{c.n.at(c.n.now.Add(max(d, 0)), f)}
+}
+
+type timer struct{ it *item }
+
+func (t *timer) Stop() bool {
+	if t.it.stopped || t.it.fired {
+		return false
+	}
+	t.it.stopped = true
+	return true
+}
+
+type transport struct {
+	n    *Net
+	self netip.AddrPort
+}
+
+func (t *transport) LocalAddr() netip.AddrPort { return t.self }
+
+func (t *transport) Send(to netip.AddrPort, pkt []byte) {
+	if t.n.Drop != nil && t.n.Drop(t.self, to, pkt) {
+		return
+	}
+	t.n.Inject(t.self, to, pkt)
+}
+
+// String summarises the event log, for failure messages.
+func (n *Net) String() string {
+	var b bytes.Buffer
+	for _, o := range n.Events {
+		fmt.Fprintf(&b, "%v %v %s %+v\n", o.Time.Sub(Epoch), o.Node, o.Ev.Kind(), o.Ev)
+	}
+	return b.String()
+}
+
+// Nodes returns the harness's nodes by address.
+func Nodes(n *Net) map[netip.AddrPort]*core.Node { return n.nodes }
