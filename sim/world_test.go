@@ -1,0 +1,125 @@
+package sim
+
+import (
+	"testing"
+	"time"
+
+	"github.com/dchat/network/core"
+	"github.com/dchat/network/core/health"
+	"github.com/dchat/network/core/identity"
+)
+
+type rec struct {
+	node int
+	ev   core.Event
+	at   time.Duration
+}
+
+func newTestWorld(t *testing.T, n int, cfg NetConfig) (*World, []*health.Pinger, *[]rec) {
+	t.Helper()
+	var log []rec
+	w, err := NewWorld(1, n, cfg, func(now time.Time, node int, ev core.Event) {
+		log = append(log, rec{node, ev, now.Sub(Epoch)})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps := make([]*health.Pinger, n)
+	for i := range n {
+		id, _ := identity.Generate(w.Entropy(i, "identity"))
+		node, err := core.NewNode(id, w.Env(i), core.DefaultConfig())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ps[i], err = health.New(node, health.DefaultConfig()); err != nil {
+			t.Fatal(err)
+		}
+		w.SetNode(i, node)
+		node.Start(w.Now())
+	}
+	return w, ps, &log
+}
+
+func TestAddrIndex(t *testing.T) {
+	w, _, _ := newTestWorld(t, 300, NetConfig{Latency: NewConstantLatency(time.Millisecond)})
+	for _, i := range []int{0, 1, 255, 256, 299} {
+		j, ok := w.Index(Addr(i))
+		if !ok || j != i {
+			t.Fatalf("Index(Addr(%d)) = %d, %v", i, j, ok)
+		}
+	}
+	if _, ok := w.Index(Addr(300)); ok {
+		t.Fatal("address past the last node resolved")
+	}
+	if Addr(0).String() != "10.0.0.1:4001" {
+		t.Fatalf("Addr(0) = %v", Addr(0))
+	}
+}
+
+func TestPingThroughWorld(t *testing.T) {
+	w, ps, log := newTestWorld(t, 3, NetConfig{Latency: NewConstantLatency(25 * time.Millisecond)})
+	ps[0].Ping(w.Now(), Addr(2))
+	w.Run(time.Second)
+	var got []health.PingRTT
+	for _, r := range *log {
+		if e, ok := r.ev.(health.PingRTT); ok && r.node == 0 {
+			got = append(got, e)
+		}
+	}
+	if len(got) != 1 || got[0].RTT != 50*time.Millisecond || got[0].Observed != Addr(0) {
+		t.Fatalf("RTT events %+v", got)
+	}
+	st := w.Stats()
+	if st.Sent != 2 || st.Delivered != 2 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+func TestCrashDiscardsTimersAndPackets(t *testing.T) {
+	w, ps, log := newTestWorld(t, 2, NetConfig{Latency: NewConstantLatency(100 * time.Millisecond)})
+	ps[0].Ping(w.Now(), Addr(1))
+	w.Run(50 * time.Millisecond)
+	w.Crash(1) // the ping is in flight to a node that is now down
+	w.Run(200 * time.Millisecond)
+	w.Crash(0) // node 0's timeout timer belongs to its old life now
+	w.Run(time.Minute)
+	for _, r := range *log {
+		switch r.ev.(type) {
+		case health.PingRTT, health.PingTimeout:
+			t.Fatalf("event from a crashed node: %+v", r)
+		}
+	}
+	if w.Stats().Dropped[DropDown] != 1 {
+		t.Fatalf("drops %+v", w.Stats().Dropped)
+	}
+	// Restart with state: it answers again.
+	w.Restart(0, nil)
+	w.Restart(1, nil)
+	ps[0].Ping(w.Now(), Addr(1))
+	w.Run(w.Engine().Now() + time.Second)
+	n := 0
+	for _, r := range *log {
+		if _, ok := r.ev.(health.PingRTT); ok {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("after restart: %d RTT events", n)
+	}
+}
+
+func TestNoRouteAndStreams(t *testing.T) {
+	w, _, _ := newTestWorld(t, 2, NetConfig{Latency: NewConstantLatency(time.Millisecond)})
+	w.Node(0).Send(Addr(5), []byte{1, 1})
+	if w.Stats().Dropped[DropNoRoute] != 1 {
+		t.Fatal("packet to a non-node address not dropped as no-route")
+	}
+	// A node's stream does not depend on how many nodes exist.
+	w2, _, _ := newTestWorld(t, 50, NetConfig{Latency: NewConstantLatency(time.Millisecond)})
+	if w.Rand(1, "x").Uint64() != w2.Rand(1, "x").Uint64() {
+		t.Fatal("stream changed with the node count")
+	}
+	if w.Rand(1, "x").Uint64() == w.Rand(1, "y").Uint64() || w.Rand(1, "x").Uint64() == w.Rand(2, "x").Uint64() {
+		t.Fatal("streams for different purposes or nodes coincide")
+	}
+}
