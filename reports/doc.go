@@ -1,0 +1,9 @@
+// Package reports turns observed events into the files a user reads: the
+// trace (one JSON object per line, optionally gzip), the machine-readable
+// summary (summary.json), CSV tables and, later, plots.
+//
+// It knows core's events but not the simulator's internals, so the same
+// code summarises a simulated run and a real cluster's trace.
+//
+// Concurrency: a TraceWriter and a Summary are owned by one goroutine.
+package reports

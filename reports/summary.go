@@ -1,0 +1,112 @@
+package reports
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// Summary is summary.json: the run's identity, its cost, and one section per
+// protocol. Field order is fixed, maps are written with sorted keys, so two
+// runs with the same scenario and seed give the same bytes apart from the
+// wall-clock fields (WallClockFields).
+type Summary struct {
+	Scenario      string  `json:"scenario"`
+	Seed          uint64  `json:"seed"`
+	Nodes         int     `json:"nodes"`
+	SimTimeS      float64 `json:"sim_time_s"`
+	WallS         float64 `json:"wall_s"`
+	Events        uint64  `json:"events"`
+	EventsPerS    float64 `json:"events_per_s"`
+	PeakHeapBytes uint64  `json:"peak_heap_bytes"`
+	TraceEvents   uint64  `json:"trace_events"`
+	TraceSHA256   string  `json:"trace_sha256"`
+
+	Network *NetworkSection   `json:"network,omitempty"`
+	Drops   map[string]uint64 `json:"drops,omitempty"`
+	Ping    *PingSection      `json:"ping,omitempty"`
+}
+
+// WallClockFields are the summary fields that depend on the machine, not on
+// the scenario and seed.
+var WallClockFields = []string{"wall_s", "events_per_s", "peak_heap_bytes"}
+
+// NetworkSection counts what the (simulated) network did with packets.
+type NetworkSection struct {
+	PacketsSent      uint64            `json:"packets_sent"`
+	PacketsDelivered uint64            `json:"packets_delivered"`
+	BytesSent        uint64            `json:"bytes_sent"`
+	Dropped          map[string]uint64 `json:"dropped,omitempty"`
+}
+
+// PingSection summarises liveness probes. RTTs are in milliseconds. Model
+// fields compare each measured RTT with the latency model's base RTT for
+// the same pair (propagation both ways, without jitter or queueing).
+type PingSection struct {
+	Sent       uint64      `json:"sent"`
+	Answered   uint64      `json:"answered"`
+	TimedOut   uint64      `json:"timed_out"`
+	RTTms      Percentiles `json:"rtt_ms"`
+	ModelRTTms Percentiles `json:"model_rtt_ms,omitempty"`
+	// ExcessMs is measured minus model RTT per probe: never negative
+	// (causality), and small (jitter, serialization, queueing).
+	ExcessMs Percentiles `json:"excess_ms,omitempty"`
+	// RatioP50 is the median of measured/model RTT.
+	RatioP50 float64 `json:"ratio_p50,omitempty"`
+}
+
+// MarshalIndent encodes s as indented JSON with a trailing newline.
+func (s *Summary) MarshalIndent() ([]byte, error) {
+	b, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append(b, '\n'), nil
+}
+
+// WriteFile writes s to dir/summary.json.
+func (s *Summary) WriteFile(dir string) error {
+	b, err := s.MarshalIndent()
+	if err != nil {
+		return fmt.Errorf("summary: %w", err)
+	}
+	return WriteFileAtomic(filepath.Join(dir, "summary.json"), b)
+}
+
+// ReadSummary reads dir/summary.json.
+func ReadSummary(dir string) (*Summary, error) {
+	b, err := os.ReadFile(filepath.Join(dir, "summary.json"))
+	if err != nil {
+		return nil, err
+	}
+	var s Summary
+	if err := json.Unmarshal(b, &s); err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, "summary.json"), err)
+	}
+	return &s, nil
+}
+
+// WriteFileAtomic writes b to path through a temporary file and a rename, so
+// a reader never sees a half-written file.
+func WriteFileAtomic(path string, b []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return err
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return nil
+}
