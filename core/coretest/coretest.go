@@ -9,10 +9,10 @@ package coretest
 
 import (
 	"bytes"
+	"container/heap"
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
-	"sort"
 	"time"
 
 	"github.com/dchat/network/core"
@@ -24,12 +24,14 @@ var Epoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // Net is a set of nodes joined by a loopback network with a fixed delay.
 type Net struct {
-	Delay  time.Duration
-	now    time.Time
-	seq    uint64
-	queue  []*item
-	nodes  map[netip.AddrPort]*core.Node
-	Events []Observed
+	Delay time.Duration
+	// DelayFn, if set, gives the one-way delay per link instead of Delay.
+	DelayFn func(from, to netip.AddrPort) time.Duration
+	now     time.Time
+	seq     uint64
+	queue   queue
+	nodes   map[netip.AddrPort]*core.Node
+	Events  []Observed
 	// Drop, if set, decides whether a packet is lost.
 	Drop func(from, to netip.AddrPort, pkt []byte) bool
 }
@@ -88,7 +90,11 @@ func (n *Net) AddNode(i int, cfg core.Config) *core.Node {
 
 // Inject delivers raw bytes to the node at `to` after the network delay.
 func (n *Net) Inject(from, to netip.AddrPort, pkt []byte) {
-	n.at(n.now.Add(n.Delay), func() {
+	d := n.Delay
+	if n.DelayFn != nil {
+		d = n.DelayFn(from, to)
+	}
+	n.at(n.now.Add(d), func() {
 		if node := n.nodes[to]; node != nil {
 			node.HandlePacket(n.now, from, pkt)
 		}
@@ -99,18 +105,11 @@ func (n *Net) Inject(from, to netip.AddrPort, pkt []byte) {
 // would pass `until`.
 func (n *Net) Run(until time.Time) {
 	for len(n.queue) > 0 {
-		sort.SliceStable(n.queue, func(a, b int) bool {
-			qa, qb := n.queue[a], n.queue[b]
-			if !qa.at.Equal(qb.at) {
-				return qa.at.Before(qb.at)
-			}
-			return qa.seq < qb.seq
-		})
 		it := n.queue[0]
 		if it.at.After(until) {
 			break
 		}
-		n.queue = n.queue[1:]
+		heap.Pop(&n.queue)
 		if it.stopped {
 			continue
 		}
@@ -137,7 +136,26 @@ func Of[E core.Event](n *Net) []E {
 func (n *Net) at(t time.Time, f func()) *item {
 	n.seq++
 	it := &item{at: t, seq: n.seq, f: f}
-	n.queue = append(n.queue, it)
+	heap.Push(&n.queue, it)
+	return it
+}
+
+// queue is a min-heap of items by (time, sequence).
+type queue []*item
+
+func (q queue) Len() int { return len(q) }
+func (q queue) Less(a, b int) bool {
+	if !q[a].at.Equal(q[b].at) {
+		return q[a].at.Before(q[b].at)
+	}
+	return q[a].seq < q[b].seq
+}
+func (q queue) Swap(a, b int) { q[a], q[b] = q[b], q[a] }
+func (q *queue) Push(x any)   { *q = append(*q, x.(*item)) }
+func (q *queue) Pop() any {
+	old := *q
+	it := old[len(old)-1]
+	*q = old[:len(old)-1]
 	return it
 }
 
