@@ -10,6 +10,7 @@ package coretest
 import (
 	"bytes"
 	"container/heap"
+	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
@@ -59,14 +60,16 @@ func New(delay time.Duration) *Net {
 // Now returns the current virtual time.
 func (n *Net) Now() time.Time { return n.now }
 
-// Addr returns the address of the i-th node: 127.0.0.(i+1):4000.
+// Addr returns the address of the i-th node: 127.0.0.0 + i + 1, port 4000.
 func Addr(i int) netip.AddrPort {
-	return netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, byte(i + 1)}), 4000)
+	return netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, byte((i + 1) >> 16), byte((i + 1) >> 8), byte(i + 1)}), 4000)
 }
 
 // AddNode creates the i-th node with a seeded identity and the given config.
 func (n *Net) AddNode(i int, cfg core.Config) *core.Node {
-	id, err := identity.FromSeed(bytes.Repeat([]byte{byte(i + 1)}, 32))
+	seed := bytes.Repeat([]byte{0x5e}, 32)
+	binary.LittleEndian.PutUint64(seed, uint64(i+1))
+	id, err := identity.FromSeed(seed)
 	if err != nil {
 		panic(err)
 	}
@@ -75,7 +78,7 @@ func (n *Net) AddNode(i int, cfg core.Config) *core.Node {
 		Clock:     clock{n},
 		Transport: &transport{n: n, self: addr},
 		Rand:      rand.New(rand.NewPCG(uint64(i), 0x5eed)),
-		Entropy:   bytes.NewReader(bytes.Repeat([]byte{byte(i)}, 1<<16)),
+		Entropy:   rand.NewChaCha8([32]byte(seed)),
 		Observer: core.ObserverFunc(func(now time.Time, ev core.Event) {
 			n.Events = append(n.Events, Observed{Time: now, Node: addr, Ev: ev})
 		}),
