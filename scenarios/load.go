@@ -1,0 +1,1301 @@
+package scenarios
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v4"
+
+	"github.com/dchat/network/core"
+	"github.com/dchat/network/sim"
+)
+
+// ErrInvalid is wrapped by every error about a scenario's content: bad
+// YAML, an unknown key, a bad value, a bad --set override.
+var ErrInvalid = errors.New("invalid scenario")
+
+// ErrUnsupported is wrapped (besides ErrInvalid) by errors about sections
+// the simulator does not support yet (adversaries, churn, nodes.nat,
+// publish and lookups workloads).
+var ErrUnsupported = errors.New("not supported yet")
+
+// Error is a problem with a scenario, located in its file or in a --set
+// override. Its text is "FILE:LINE:COLUMN: PATH: MESSAGE", or
+// "--set KEY=VALUE: PATH: MESSAGE" when the offending value came from an
+// override. It unwraps to ErrInvalid and, if set, to Err.
+type Error struct {
+	File   string // the scenario's file name or "builtin:NAME"
+	Line   int    // 1-based; 0 if unknown or in a --set override
+	Column int    // 1-based; 0 if unknown
+	Set    string // the override "KEY=VALUE" the value came from, if any
+	Path   string // the offending key, e.g. "nodes.count" or "faults[1].crash"
+	Msg    string
+	Err    error // a more specific cause: ErrUnsupported, a core.ErrConfig error, ...
+}
+
+// Error implements error.
+func (e *Error) Error() string {
+	var b strings.Builder
+	switch {
+	case e.Set != "":
+		b.WriteString("--set " + e.Set)
+	case e.Line > 0:
+		fmt.Fprintf(&b, "%s:%d:%d", e.File, e.Line, e.Column)
+	default:
+		b.WriteString(e.File)
+	}
+	b.WriteString(": ")
+	if e.Path != "" {
+		b.WriteString(e.Path + ": ")
+	}
+	b.WriteString(e.Msg)
+	return b.String()
+}
+
+// Unwrap returns ErrInvalid and the specific cause, if any.
+func (e *Error) Unwrap() []error {
+	if e.Err == nil || e.Err == ErrInvalid {
+		return []error{ErrInvalid}
+	}
+	return []error{ErrInvalid, e.Err}
+}
+
+// Load reads and parses the scenario file at path, applying the --set
+// overrides sets ("key=value") in order. See Parse.
+func Load(path string, sets ...string) (*Scenario, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("scenarios: %w", err)
+	}
+	return Parse(path, data, sets...)
+}
+
+// Parse decodes a scenario from data, strictly: unknown or duplicate keys,
+// wrong types, bad units, out-of-range values, node indices beyond the node
+// count and unsupported sections are errors (*Error) naming file, line and
+// column. file names the source in messages; a relative latency matrix path
+// is resolved against its directory (or the working directory when file
+// starts with "builtin:"). The overrides sets ("key=value", see the package
+// documentation) are applied to the YAML tree before decoding, so they are
+// checked like the file itself. Defaults are filled in.
+//
+// Parse is deterministic and safe for concurrent use.
+func Parse(file string, data []byte, sets ...string) (*Scenario, error) {
+	d := &decoder{file: file, origin: map[*yaml.Node]string{}}
+	if !strings.HasPrefix(file, "builtin:") {
+		d.dir = filepath.Dir(file)
+	}
+	root, err := d.parseYAML(data)
+	if err != nil {
+		return nil, err
+	}
+	if err := d.applySets(root, sets); err != nil {
+		return nil, err
+	}
+	return d.scenario(root)
+}
+
+// decoder holds the state of one Parse call.
+type decoder struct {
+	file   string
+	dir    string                // base of relative paths from the file; "" = working directory
+	origin map[*yaml.Node]string // nodes that came from a --set, to the override's text
+
+	count        int        // nodes.count, once decoded
+	countNode    *yaml.Node // where it was given
+	duration     Duration   // duration, once decoded
+	durNode      *yaml.Node // where it was given
+	hasBootstrap bool       // nodes.bootstrap is non-empty
+}
+
+// parseYAML parses data into a node tree and returns its root.
+func (d *decoder) parseYAML(data []byte) (*yaml.Node, error) {
+	var doc yaml.Node
+	if err := yaml.Load(data, &doc); err != nil {
+		e := &Error{File: d.file, Msg: "yaml: " + err.Error()}
+		var le *yaml.LoadError
+		if errors.As(err, &le) {
+			e.Msg = le.Message
+			switch {
+			case strings.Contains(le.Message, "no documents"):
+				e.Msg = "empty scenario: the file holds no YAML document"
+			case strings.Contains(le.Message, "single document"):
+				e.Msg = "the file holds several YAML documents (---); a scenario is one document"
+			default:
+				e.Msg = "yaml: " + strings.TrimPrefix(le.Message, "yaml: ")
+				if le.ContextMsg != "" {
+					e.Msg += " (" + le.ContextMsg + ")"
+				}
+			}
+			e.Line, e.Column = le.Mark.Line, le.Mark.Column
+		}
+		return nil, e
+	}
+	root := &doc
+	if doc.Kind == yaml.DocumentNode && len(doc.Content) == 1 {
+		root = doc.Content[0]
+	}
+	if err := d.checkTree(root, ""); err != nil {
+		return nil, err
+	}
+	return root, nil
+}
+
+// checkTree rejects aliases and merge keys anywhere under n: they would let
+// one node appear in several places, which --set could not tell apart.
+func (d *decoder) checkTree(n *yaml.Node, set string) error {
+	if n == nil {
+		return nil
+	}
+	if set != "" {
+		d.origin[n] = set
+	}
+	switch {
+	case n.Kind == yaml.AliasNode:
+		return d.errAt(n, "", "aliases (*%s) are not supported; repeat the value instead", n.Value)
+	case n.Kind == yaml.ScalarNode && n.ShortTag() == "!!merge":
+		return d.errAt(n, "", "merge keys (<<) are not supported; repeat the keys instead")
+	}
+	for _, c := range n.Content {
+		if err := d.checkTree(c, set); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ---------------------------------------------------------------------------
+// Errors with positions
+
+// errAt returns an *Error located at n.
+func (d *decoder) errAt(n *yaml.Node, path, format string, args ...any) *Error {
+	e := &Error{File: d.file, Path: path, Msg: fmt.Sprintf(format, args...), Err: ErrInvalid}
+	if n != nil {
+		if s, ok := d.origin[n]; ok {
+			e.Set = s
+		} else {
+			e.Line, e.Column = n.Line, n.Column
+		}
+	}
+	return e
+}
+
+// wrap locates err (from a unit parser, say) at n.
+func (d *decoder) wrap(n *yaml.Node, path string, err error) *Error {
+	e := d.errAt(n, path, "%s", err.Error())
+	if !errors.Is(err, ErrInvalid) || errors.Is(err, ErrUnsupported) {
+		e.Err = err
+	}
+	return e
+}
+
+// unsupported returns an ErrUnsupported error located at n.
+func (d *decoder) unsupported(n *yaml.Node, path, format string, args ...any) *Error {
+	e := d.errAt(n, path, format, args...)
+	e.Err = ErrUnsupported
+	return e
+}
+
+// describe names what a node holds, for "expected X, got Y" messages.
+func describe(n *yaml.Node) string {
+	if n == nil {
+		return "nothing"
+	}
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.AliasNode:
+		return "an alias"
+	case yaml.DocumentNode:
+		return "a document"
+	}
+	v := n.Value
+	if len(v) > 40 {
+		v = v[:40] + "..."
+	}
+	switch n.ShortTag() {
+	case "!!null":
+		return "nothing (null)"
+	case "!!int", "!!float":
+		return "the number " + v
+	case "!!bool":
+		return v
+	}
+	return strconv.Quote(v)
+}
+
+// countNote explains where the node count came from when a --set changed it.
+func (d *decoder) countNote() string {
+	if s, ok := d.origin[d.countNode]; ok {
+		return fmt.Sprintf(" (nodes.count is %d, from --set %s)", d.count, s)
+	}
+	return ""
+}
+
+// endNote names the end of the run, and where it came from when a --set
+// changed it.
+func (d *decoder) endNote() string {
+	if s, ok := d.origin[d.durNode]; ok {
+		return fmt.Sprintf("(duration %v, from --set %s)", d.duration, s)
+	}
+	return fmt.Sprintf("(duration %v)", d.duration)
+}
+
+// ---------------------------------------------------------------------------
+// Mappings
+
+// mapping is a decoded YAML mapping: its keys checked against a list of
+// known keys, duplicates rejected.
+type mapping struct {
+	node *yaml.Node // the mapping, or the null node / nil it replaces
+	path string
+	idx  map[string]int // key -> index of its key node in node.Content
+	keys []string       // in file order
+}
+
+// join appends key to path.
+func join(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+// mapping checks that n is a mapping (or null, or nil: an empty one) with
+// scalar, unique keys. If known is non-nil, every key must be in it.
+func (d *decoder) mapping(n *yaml.Node, path string, known []string) (*mapping, error) {
+	m := &mapping{node: n, path: path, idx: map[string]int{}}
+	if n == nil || n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null" {
+		return m, nil
+	}
+	if n.Kind != yaml.MappingNode {
+		if path == "" {
+			return nil, d.errAt(n, path, "a scenario must be a mapping (name:, duration:, nodes:, ...), got %s", describe(n))
+		}
+		return nil, d.errAt(n, path, "expected a mapping (key: value lines), got %s", describe(n))
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k := n.Content[i]
+		if k.Kind != yaml.ScalarNode || k.ShortTag() == "!!null" {
+			return nil, d.errAt(k, path, "keys must be plain names, got %s", describe(k))
+		}
+		if j, dup := m.idx[k.Value]; dup {
+			return nil, d.errAt(k, path, "duplicate key %q (first at line %d)", k.Value, n.Content[j].Line)
+		}
+		if known != nil && !slices.Contains(known, k.Value) {
+			return nil, d.errAt(k, path, "unknown key %q%s", k.Value, suggest(k.Value, known))
+		}
+		m.idx[k.Value] = i
+		m.keys = append(m.keys, k.Value)
+	}
+	return m, nil
+}
+
+// val returns the value of key, or nil if the key is absent or null.
+func (m *mapping) val(key string) *yaml.Node {
+	i, ok := m.idx[key]
+	if !ok {
+		return nil
+	}
+	v := m.node.Content[i+1]
+	if v.Kind == yaml.ScalarNode && v.ShortTag() == "!!null" {
+		return nil
+	}
+	return v
+}
+
+// key returns the key node of key, or nil.
+func (m *mapping) key(key string) *yaml.Node {
+	if i, ok := m.idx[key]; ok {
+		return m.node.Content[i]
+	}
+	return nil
+}
+
+// at is where to report a problem with the mapping as a whole.
+func (m *mapping) at() *yaml.Node { return m.node }
+
+// suggest returns ` (did you mean "x"?)` for the known key closest to key,
+// or "" if none is close.
+func suggest(key string, known []string) string {
+	if len(key) > 64 {
+		return ""
+	}
+	norm := func(s string) string {
+		return strings.NewReplacer("_", "", "-", "", " ", "").Replace(strings.ToLower(s))
+	}
+	best, bestD := "", 3
+	for _, k := range known {
+		if norm(k) == norm(key) {
+			return fmt.Sprintf(" (did you mean %q?)", k)
+		}
+		if dist := levenshtein(key, k); dist < bestD {
+			best, bestD = k, dist
+		}
+	}
+	if best == "" || bestD > len(key)/2 {
+		return ""
+	}
+	return fmt.Sprintf(" (did you mean %q?)", best)
+}
+
+// levenshtein is the edit distance between a and b, in bytes.
+func levenshtein(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+// ---------------------------------------------------------------------------
+// Scalars
+
+// scalar checks that n is a non-null scalar.
+func (d *decoder) scalar(n *yaml.Node, path, what string) error {
+	if n == nil || n.Kind != yaml.ScalarNode || n.ShortTag() == "!!null" {
+		return d.errAt(n, path, "expected %s, got %s", what, describe(n))
+	}
+	return nil
+}
+
+func (d *decoder) str(n *yaml.Node, path string) (string, error) {
+	if err := d.scalar(n, path, "a string"); err != nil {
+		return "", err
+	}
+	return n.Value, nil
+}
+
+// parseInt parses the text of a YAML integer: decimal (leading zeros are
+// decimal, not octal), or 0x, 0o, 0b prefixed; underscores allowed.
+func parseInt(s string) (int64, error) {
+	t := strings.ReplaceAll(s, "_", "")
+	u := strings.TrimLeft(t, "+-")
+	if len(u) > 2 && u[0] == '0' && strings.ContainsRune("xXoObB", rune(u[1])) {
+		return strconv.ParseInt(t, 0, 64)
+	}
+	return strconv.ParseInt(t, 10, 64)
+}
+
+// parseUint is parseInt for unsigned values.
+func parseUint(s string) (uint64, error) {
+	t := strings.TrimPrefix(strings.ReplaceAll(s, "_", ""), "+")
+	if len(t) > 2 && t[0] == '0' && strings.ContainsRune("xXoObB", rune(t[1])) {
+		return strconv.ParseUint(t, 0, 64)
+	}
+	return strconv.ParseUint(t, 10, 64)
+}
+
+func (d *decoder) integer(n *yaml.Node, path string) (int64, error) {
+	if err := d.scalar(n, path, "an integer"); err != nil {
+		return 0, err
+	}
+	switch n.ShortTag() {
+	case "!!int":
+		v, err := parseInt(n.Value)
+		if err != nil {
+			return 0, d.errAt(n, path, "integer %s is out of range", n.Value)
+		}
+		return v, nil
+	case "!!float":
+		f, err := strconv.ParseFloat(strings.ReplaceAll(n.Value, "_", ""), 64)
+		if err == nil && f == math.Trunc(f) && math.Abs(f) <= 1<<53 {
+			return int64(f), nil
+		}
+	case "!!str":
+		if strings.Contains(n.Value, ",") && strings.Trim(n.Value, "0123456789,") == "" {
+			return 0, d.errAt(n, path, "expected an integer, got %q; write it without commas, e.g. %s or with underscores",
+				n.Value, strings.ReplaceAll(n.Value, ",", ""))
+		}
+	}
+	return 0, d.errAt(n, path, "expected an integer, got %s", describe(n))
+}
+
+func (d *decoder) float(n *yaml.Node, path string) (float64, error) {
+	if err := d.scalar(n, path, "a number"); err != nil {
+		return 0, err
+	}
+	if t := n.ShortTag(); t == "!!int" || t == "!!float" {
+		if t == "!!int" {
+			if v, err := parseInt(n.Value); err == nil {
+				return float64(v), nil
+			}
+		}
+		v, err := strconv.ParseFloat(strings.ReplaceAll(n.Value, "_", ""), 64)
+		if err == nil && !math.IsInf(v, 0) && !math.IsNaN(v) {
+			return v, nil
+		}
+		return 0, d.errAt(n, path, "expected a finite number, got %s", n.Value)
+	}
+	return 0, d.errAt(n, path, "expected a number, got %s", describe(n))
+}
+
+func (d *decoder) boolean(n *yaml.Node, path string) (bool, error) {
+	if err := d.scalar(n, path, "true or false"); err != nil {
+		return false, err
+	}
+	if n.ShortTag() == "!!bool" {
+		switch strings.ToLower(n.Value) {
+		case "true":
+			return true, nil
+		case "false":
+			return false, nil
+		}
+	}
+	return false, d.errAt(n, path, "expected true or false, got %s", describe(n))
+}
+
+// unit decodes a unit type from n, locating its error.
+func (d *decoder) unit(n *yaml.Node, path string, u yaml.Unmarshaler) error {
+	if err := u.UnmarshalYAML(n); err != nil {
+		return d.wrap(n, path, err)
+	}
+	return nil
+}
+
+// optDuration decodes an optional duration (absent = 0) that must be >= 0.
+func (d *decoder) optDuration(m *mapping, key string) (Duration, error) {
+	n := m.val(key)
+	if n == nil {
+		return 0, nil
+	}
+	var v Duration
+	if err := d.unit(n, join(m.path, key), &v); err != nil {
+		return 0, err
+	}
+	if v < 0 {
+		return 0, d.errAt(n, join(m.path, key), "must not be negative, got %v", v)
+	}
+	return v, nil
+}
+
+// nodeSet decodes a node set and checks it against the node count.
+func (d *decoder) nodeSet(n *yaml.Node, path string) (NodeSet, error) {
+	ns, items, bad, err := decodeNodeSet(n)
+	if err != nil {
+		return ns, d.wrap(bad, path, err)
+	}
+	if k, err := ns.Check(d.count); err != nil {
+		return ns, d.errAt(items[k], path, "%v%s", err, d.countNote())
+	}
+	return ns, nil
+}
+
+// ---------------------------------------------------------------------------
+// The scenario
+
+var topKeys = []string{
+	"name", "description", "seed", "duration", "nodes", "network", "protocol",
+	"workload", "faults", "outputs", "trace_gzip", "adversaries", "churn",
+}
+
+var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$`)
+
+func (d *decoder) scenario(root *yaml.Node) (*Scenario, error) {
+	top, err := d.mapping(root, "", topKeys)
+	if err != nil {
+		return nil, err
+	}
+	if root.Kind != yaml.MappingNode {
+		return nil, d.errAt(root, "", "a scenario must be a mapping (name:, duration:, nodes:, ...), got %s", describe(root))
+	}
+	// Sections for later protocols come first, so that a file using them
+	// is told so rather than about some other detail.
+	if n := top.val("adversaries"); n != nil && !(n.Kind == yaml.SequenceNode && len(n.Content) == 0) {
+		return nil, d.unsupported(top.key("adversaries"), "adversaries", "Byzantine roles are not supported yet")
+	}
+	if n := top.val("churn"); n != nil {
+		return nil, d.unsupported(top.key("churn"), "churn", "churn models are not supported yet (crash faults with restart_after cover simple cases)")
+	}
+
+	s := &Scenario{File: d.file, Seed: 1, Protocol: core.DefaultConfig()}
+
+	n := top.val("name")
+	if n == nil {
+		return nil, d.errAt(top.at(), "name", "missing required field (a short identifier, e.g. name: ping-1000)")
+	}
+	if s.Name, err = d.str(n, "name"); err != nil {
+		return nil, err
+	}
+	if !nameRE.MatchString(s.Name) {
+		return nil, d.errAt(n, "name", "must be a short identifier (letters, digits, '.', '_', '-'; at most 100), got %q", s.Name)
+	}
+	if n := top.val("description"); n != nil {
+		if s.Description, err = d.str(n, "description"); err != nil {
+			return nil, err
+		}
+	}
+	if n := top.val("seed"); n != nil {
+		if err := d.scalar(n, "seed", "an integer"); err != nil {
+			return nil, err
+		}
+		v, perr := parseUint(n.Value)
+		if n.ShortTag() != "!!int" || perr != nil {
+			if strings.HasPrefix(n.Value, "-") && n.ShortTag() == "!!int" {
+				return nil, d.errAt(n, "seed", "must not be negative, got %s", n.Value)
+			}
+			return nil, d.errAt(n, "seed", "expected an integer from 0 to %d, got %s", uint64(math.MaxUint64), describe(n))
+		}
+		s.Seed = v
+	}
+	n = top.val("duration")
+	if n == nil {
+		return nil, d.errAt(top.at(), "duration", "missing required field (how long the run lasts in virtual time, e.g. duration: 30s)")
+	}
+	if err := d.unit(n, "duration", &s.Duration); err != nil {
+		return nil, err
+	}
+	if s.Duration <= 0 {
+		return nil, d.errAt(n, "duration", "must be positive, got %v", s.Duration)
+	}
+	d.duration, d.durNode = s.Duration, n
+
+	if top.val("nodes") == nil {
+		return nil, d.errAt(top.at(), "nodes", "missing required section (at least nodes: {count: N})")
+	}
+	if err := d.nodes(top.val("nodes"), &s.Nodes); err != nil {
+		return nil, err
+	}
+	if err := d.network(top.val("network"), &s.Network); err != nil {
+		return nil, err
+	}
+	if s.Network.Latency.Model == LatencyRegions && len(s.Nodes.Regions) == 0 {
+		return nil, d.errAt(top.val("nodes"), "nodes.regions",
+			"missing: the regions latency model (network.latency.model, the default) needs nodes placed in regions, e.g. regions: {eu-west: 50%%, us-east: 50%%}")
+	}
+	if err := d.protocol(top.val("protocol"), top, &s.Protocol); err != nil {
+		return nil, err
+	}
+	if s.Workload, err = d.workloads(top.val("workload")); err != nil {
+		return nil, err
+	}
+	if s.Faults, err = d.faults(top.val("faults")); err != nil {
+		return nil, err
+	}
+	if s.Outputs, err = d.outputs(top, "outputs"); err != nil {
+		return nil, err
+	}
+	if n := top.val("trace_gzip"); n != nil {
+		if s.TraceGzip, err = d.boolean(n, "trace_gzip"); err != nil {
+			return nil, err
+		}
+		if s.TraceGzip && !slices.Contains(s.Outputs, "trace") {
+			return nil, d.errAt(n, "trace_gzip", "needs trace in outputs (outputs are %v)", s.Outputs)
+		}
+	}
+	return s, nil
+}
+
+// sumTolerance is how far shares may sum from 100%: ±0.01%.
+const sumTolerance = 0.0001
+
+func (d *decoder) checkSum(n *yaml.Node, path string, sum float64) error {
+	if math.Abs(sum-1) > sumTolerance {
+		return d.errAt(n, path, "shares sum to %.6g%%, want 100%% (±0.01%%)", sum*100)
+	}
+	return nil
+}
+
+func (d *decoder) nodes(n *yaml.Node, out *Nodes) error {
+	m, err := d.mapping(n, "nodes", []string{"count", "regions", "bandwidth", "bootstrap", "nat"})
+	if err != nil {
+		return err
+	}
+	if m.val("nat") != nil {
+		return d.unsupported(m.key("nat"), "nodes.nat", "NAT models are not supported yet")
+	}
+	c := m.val("count")
+	if c == nil {
+		return d.errAt(m.at(), "nodes.count", "missing required field (the number of nodes, e.g. count: 1000)")
+	}
+	v, err := d.integer(c, "nodes.count")
+	if err != nil {
+		return err
+	}
+	switch {
+	case v <= 0:
+		return d.errAt(c, "nodes.count", "must be positive, got %d", v)
+	case v > MaxNodes:
+		return d.errAt(c, "nodes.count", "at most %d nodes, got %d", MaxNodes, v)
+	}
+	out.Count, d.count, d.countNode = int(v), int(v), c
+
+	if r := m.val("regions"); r != nil {
+		rm, err := d.mapping(r, "nodes.regions", nil)
+		if err != nil {
+			return err
+		}
+		if len(rm.keys) == 0 {
+			return d.errAt(r, "nodes.regions", "empty; give region: share pairs, e.g. {eu-west: 50%%, us-east: 50%%}")
+		}
+		var names []string
+		for _, reg := range sim.Regions() {
+			names = append(names, reg.Name)
+		}
+		sum := 0.0
+		for _, name := range rm.keys {
+			path := "nodes.regions." + name
+			if _, ok := sim.LookupRegion(name); !ok {
+				return d.errAt(rm.key(name), "nodes.regions", "unknown region %q%s; regions are %s",
+					name, suggest(name, names), strings.Join(names, ", "))
+			}
+			var f Fraction
+			if err := d.unit(rm.node.Content[rm.idx[name]+1], path, &f); err != nil {
+				return err
+			}
+			out.Regions = append(out.Regions, RegionShare{Region: name, Share: float64(f)})
+			sum += float64(f)
+		}
+		if err := d.checkSum(r, "nodes.regions", sum); err != nil {
+			return err
+		}
+	}
+
+	if b := m.val("bandwidth"); b != nil {
+		if b.Kind != yaml.SequenceNode {
+			return d.errAt(b, "nodes.bandwidth", "expected a list of {share, up, down} classes, got %s", describe(b))
+		}
+		sum := 0.0
+		for i, item := range b.Content {
+			path := fmt.Sprintf("nodes.bandwidth[%d]", i)
+			cm, err := d.mapping(item, path, []string{"share", "up", "down"})
+			if err != nil {
+				return err
+			}
+			if item.Kind != yaml.MappingNode {
+				return d.errAt(item, path, "expected a {share, up, down} mapping, got %s", describe(item))
+			}
+			var c BandwidthClass
+			for _, f := range []struct {
+				key string
+				u   yaml.Unmarshaler
+			}{{"share", &c.Share}, {"up", &c.Up}, {"down", &c.Down}} {
+				v := cm.val(f.key)
+				if v == nil {
+					return d.errAt(item, join(path, f.key), "missing required field")
+				}
+				if err := d.unit(v, join(path, f.key), f.u); err != nil {
+					return err
+				}
+			}
+			if c.Up <= 0 {
+				return d.errAt(cm.val("up"), join(path, "up"), "must be positive, got %v (omit nodes.bandwidth for unlimited links)", c.Up)
+			}
+			if c.Down <= 0 {
+				return d.errAt(cm.val("down"), join(path, "down"), "must be positive, got %v (omit nodes.bandwidth for unlimited links)", c.Down)
+			}
+			out.Bandwidth = append(out.Bandwidth, c)
+			sum += float64(c.Share)
+		}
+		if len(out.Bandwidth) > 0 {
+			if err := d.checkSum(b, "nodes.bandwidth", sum); err != nil {
+				return err
+			}
+		}
+	}
+
+	if b := m.val("bootstrap"); b != nil {
+		if out.Bootstrap, err = d.nodeSet(b, "nodes.bootstrap"); err != nil {
+			return err
+		}
+		d.hasBootstrap = !out.Bootstrap.Empty()
+	}
+	return nil
+}
+
+// maxDelay bounds latency and jitter parameters (sim's limit for jitter).
+const maxDelay = Duration(time.Hour)
+
+func (d *decoder) network(n *yaml.Node, out *Network) error {
+	m, err := d.mapping(n, "network", []string{"latency", "jitter", "loss", "mtu", "reorder"})
+	if err != nil {
+		return err
+	}
+
+	// Latency.
+	lm, err := d.mapping(m.val("latency"), "network.latency", []string{"model", "value", "file", "stretch", "access"})
+	if err != nil {
+		return err
+	}
+	l := &out.Latency
+	l.Model = LatencyRegions
+	if v := lm.val("model"); v != nil {
+		if l.Model, err = d.str(v, "network.latency.model"); err != nil {
+			return err
+		}
+	}
+	models := []string{LatencyRegions, LatencyConstant, LatencyMatrix}
+	if !slices.Contains(models, l.Model) {
+		return d.errAt(lm.val("model"), "network.latency.model", "unknown latency model %q%s (want regions, constant or matrix)",
+			l.Model, suggest(l.Model, models))
+	}
+	only := map[string]string{"value": LatencyConstant, "file": LatencyMatrix, "stretch": LatencyRegions, "access": LatencyRegions}
+	for _, k := range lm.keys {
+		if want, ok := only[k]; ok && want != l.Model && lm.val(k) != nil {
+			return d.errAt(lm.key(k), "network.latency."+k, "only for model %s (the model is %s)", want, l.Model)
+		}
+	}
+	switch l.Model {
+	case LatencyConstant:
+		v := lm.val("value")
+		if v == nil {
+			return d.errAt(lm.at(), "network.latency.value", "missing: the constant model needs a one-way delay, e.g. value: 20ms")
+		}
+		if err := d.unit(v, "network.latency.value", &l.Value); err != nil {
+			return err
+		}
+		if l.Value <= 0 || l.Value > maxDelay {
+			return d.errAt(v, "network.latency.value", "must be positive and at most %v, got %v", maxDelay, l.Value)
+		}
+	case LatencyMatrix:
+		v := lm.val("file")
+		if v == nil {
+			return d.errAt(lm.at(), "network.latency.file", "missing: the matrix model needs a CSV file, e.g. file: latency.csv")
+		}
+		f, err := d.str(v, "network.latency.file")
+		if err != nil {
+			return err
+		}
+		if f == "" {
+			return d.errAt(v, "network.latency.file", "empty file name")
+		}
+		l.File = d.resolvePath(v, f)
+	case LatencyRegions:
+		if v := lm.val("stretch"); v != nil {
+			if l.Stretch, err = d.float(v, "network.latency.stretch"); err != nil {
+				return err
+			}
+			if l.Stretch != 0 && (l.Stretch < 1 || l.Stretch > 10) {
+				return d.errAt(v, "network.latency.stretch", "must be between 1 and 10 (0 = model default), got %g", l.Stretch)
+			}
+		}
+		if l.Access, err = d.optDuration(lm, "access"); err != nil {
+			return err
+		}
+		if l.Access > maxDelay {
+			return d.errAt(lm.val("access"), "network.latency.access", "at most %v, got %v", maxDelay, l.Access)
+		}
+	}
+
+	// Jitter.
+	jm, err := d.mapping(m.val("jitter"), "network.jitter", []string{"distribution", "stddev", "max", "mean"})
+	if err != nil {
+		return err
+	}
+	j := &out.Jitter
+	j.Distribution = JitterNone
+	if v := jm.val("distribution"); v != nil {
+		if j.Distribution, err = d.str(v, "network.jitter.distribution"); err != nil {
+			return err
+		}
+	}
+	params := map[string]string{JitterNone: "", JitterUniform: "max", JitterNormal: "stddev", JitterExponential: "mean"}
+	want, ok := params[j.Distribution]
+	if !ok {
+		dists := []string{JitterNone, JitterUniform, JitterNormal, JitterExponential}
+		return d.errAt(jm.val("distribution"), "network.jitter.distribution", "unknown distribution %q%s (want none, uniform, normal or exponential)",
+			j.Distribution, suggest(j.Distribution, dists))
+	}
+	for _, k := range jm.keys {
+		if k != "distribution" && k != want && jm.val(k) != nil {
+			if want == "" {
+				return d.errAt(jm.key(k), "network.jitter."+k, "distribution none takes no parameter")
+			}
+			return d.errAt(jm.key(k), "network.jitter."+k, "not a parameter of distribution %s (it takes %s)", j.Distribution, want)
+		}
+	}
+	if want != "" {
+		v := jm.val(want)
+		if v == nil {
+			return d.errAt(jm.at(), "network.jitter."+want, "missing: distribution %s needs %s, e.g. %s: 2ms", j.Distribution, want, want)
+		}
+		var p Duration
+		if err := d.unit(v, "network.jitter."+want, &p); err != nil {
+			return err
+		}
+		if p <= 0 || p > maxDelay {
+			return d.errAt(v, "network.jitter."+want, "must be positive and at most %v, got %v", maxDelay, p)
+		}
+		switch want {
+		case "max":
+			j.Max = p
+		case "stddev":
+			j.Stddev = p
+		case "mean":
+			j.Mean = p
+		}
+	}
+
+	if v := m.val("loss"); v != nil {
+		if err := d.unit(v, "network.loss", &out.Loss); err != nil {
+			return err
+		}
+		if out.Loss >= 1 {
+			return d.errAt(v, "network.loss", "must be below 100%%, got %v", out.Loss)
+		}
+	}
+	if v := m.val("mtu"); v != nil {
+		if err := d.unit(v, "network.mtu", &out.MTU); err != nil {
+			return err
+		}
+		if out.MTU != 0 && (out.MTU < 68 || out.MTU > 65535) {
+			return d.errAt(v, "network.mtu", "must be 0 (unlimited) or from 68B (RFC 791's minimum) to 65535B, got %v", out.MTU)
+		}
+	}
+	if v := m.val("reorder"); v != nil {
+		if out.Reorder, err = d.boolean(v, "network.reorder"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// resolvePath makes p absolute: relative to the scenario file's directory,
+// or to the working directory if it came from a --set or a built-in.
+func (d *decoder) resolvePath(n *yaml.Node, p string) string {
+	if !filepath.IsAbs(p) {
+		if _, fromSet := d.origin[n]; !fromSet && d.dir != "" {
+			p = filepath.Join(d.dir, p)
+		}
+		if abs, err := filepath.Abs(p); err == nil {
+			p = abs
+		}
+	}
+	return filepath.Clean(p)
+}
+
+// Protocol fields, from core.Config's yaml tags.
+
+type protoKind int
+
+const (
+	protoInt protoKind = iota
+	protoFloat
+	protoBool
+	protoDuration
+	protoUnsupported // a core.Config field type the loader does not know
+)
+
+type protoField struct {
+	key   string
+	index int
+	kind  protoKind
+}
+
+// protocolFields lists core.Config's fields in order; computed once.
+var protocolFields = func() []protoField {
+	var out []protoField
+	t := reflect.TypeFor[core.Config]()
+	for i := range t.NumField() {
+		f := t.Field(i)
+		key, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if key == "" || key == "-" || !f.IsExported() {
+			continue
+		}
+		var k protoKind
+		switch {
+		case f.Type == reflect.TypeFor[time.Duration]():
+			k = protoDuration
+		case f.Type.Kind() == reflect.Int:
+			k = protoInt
+		case f.Type.Kind() == reflect.Float64:
+			k = protoFloat
+		case f.Type.Kind() == reflect.Bool:
+			k = protoBool
+		default:
+			k = protoUnsupported // rejected when used; TestProtocolFields fails
+		}
+		out = append(out, protoField{key: key, index: i, kind: k})
+	}
+	return out
+}()
+
+// protocolKeys are the yaml tags of core.Config.
+var protocolKeys = func() []string {
+	keys := make([]string, len(protocolFields))
+	for i, f := range protocolFields {
+		keys[i] = f.key
+	}
+	return keys
+}()
+
+func (d *decoder) protocol(n *yaml.Node, top *mapping, cfg *core.Config) error {
+	m, err := d.mapping(n, "protocol", protocolKeys)
+	if err != nil {
+		return err
+	}
+	v := reflect.ValueOf(cfg).Elem()
+	for _, f := range protocolFields {
+		n := m.val(f.key)
+		if n == nil {
+			continue
+		}
+		path := "protocol." + f.key
+		fv := v.Field(f.index)
+		switch f.kind {
+		case protoInt:
+			x, err := d.integer(n, path)
+			if err != nil {
+				return err
+			}
+			if x < math.MinInt || x > math.MaxInt {
+				return d.errAt(n, path, "integer %d is out of range", x)
+			}
+			fv.SetInt(x)
+		case protoFloat:
+			x, err := d.float(n, path)
+			if err != nil {
+				return err
+			}
+			fv.SetFloat(x)
+		case protoBool:
+			x, err := d.boolean(n, path)
+			if err != nil {
+				return err
+			}
+			fv.SetBool(x)
+		case protoDuration:
+			var x Duration
+			if err := d.unit(n, path, &x); err != nil {
+				return err
+			}
+			fv.SetInt(int64(x))
+		default:
+			return d.errAt(n, path, "the loader cannot decode this key's type (%v)", fv.Type())
+		}
+	}
+	if err := cfg.Validate(); err != nil {
+		// core's errors read "invalid configuration: KEY: message".
+		msg := strings.TrimPrefix(err.Error(), core.ErrConfig.Error()+": ")
+		key, rest, _ := strings.Cut(msg, ": ")
+		at := m.val(key)
+		if at == nil {
+			at = m.at()
+		}
+		if at == nil {
+			at = top.at()
+		}
+		e := d.errAt(at, "protocol."+key, "%s", rest)
+		if !slices.Contains(protocolKeys, key) {
+			e.Path, e.Msg = "protocol", msg
+		}
+		e.Err = err
+		return e
+	}
+	return nil
+}
+
+// ---------------------------------------------------------------------------
+// Timeline
+
+// checkTime reports an error if t is not within [0, duration).
+func (d *decoder) checkTime(n *yaml.Node, path string, t Duration) error {
+	if t >= d.duration {
+		return d.errAt(n, path, "%v is not before the end of the run %s", t, d.endNote())
+	}
+	return nil
+}
+
+func (d *decoder) sequence(n *yaml.Node, path, what string) ([]*yaml.Node, error) {
+	if n == nil {
+		return nil, nil
+	}
+	if n.Kind != yaml.SequenceNode {
+		return nil, d.errAt(n, path, "expected a list of %s (lines starting with -), got %s", what, describe(n))
+	}
+	return n.Content, nil
+}
+
+func (d *decoder) workloads(n *yaml.Node) ([]Workload, error) {
+	items, err := d.sequence(n, "workload", "workload entries")
+	if err != nil {
+		return nil, err
+	}
+	var out []Workload
+	for i, item := range items {
+		path := fmt.Sprintf("workload[%d]", i)
+		m, err := d.mapping(item, path, []string{"at", "every", "count", "ping", "publish", "lookups"})
+		if err != nil {
+			return nil, err
+		}
+		if item.Kind != yaml.MappingNode {
+			return nil, d.errAt(item, path, "expected a mapping such as {at: 1s, ping: {}}, got %s", describe(item))
+		}
+		for _, k := range []string{"publish", "lookups"} {
+			if _, ok := m.idx[k]; ok {
+				return nil, d.unsupported(m.key(k), join(path, k), "%s workloads are not supported yet (only ping is)", k)
+			}
+		}
+		w := Workload{Count: 1}
+		if w.At, err = d.optDuration(m, "at"); err != nil {
+			return nil, err
+		}
+		if err := d.checkTime(m.val("at"), join(path, "at"), w.At); err != nil {
+			return nil, err
+		}
+		if w.Every, err = d.optDuration(m, "every"); err != nil {
+			return nil, err
+		}
+		if c := m.val("count"); c != nil {
+			v, err := d.integer(c, join(path, "count"))
+			if err != nil {
+				return nil, err
+			}
+			switch {
+			case v < 1:
+				return nil, d.errAt(c, join(path, "count"), "must be at least 1, got %d", v)
+			case v > 1 && w.Every == 0:
+				return nil, d.errAt(c, join(path, "count"), "%d repetitions need an interval: add every (e.g. every: 1s)", v)
+			case v > math.MaxInt32:
+				return nil, d.errAt(c, join(path, "count"), "at most %d repetitions, got %d", math.MaxInt32, v)
+			}
+			// The last repetition, at + (count-1)*every, must come before
+			// the end: (count-1)*every <= duration-1ns-at, without overflow.
+			if steps := v - 1; steps > 0 && steps > int64(d.duration-1-w.At)/int64(w.Every) {
+				last := "far beyond"
+				if steps <= math.MaxInt64/int64(w.Every) {
+					last = "at " + Duration(int64(w.At)+min(steps*int64(w.Every), math.MaxInt64-int64(w.At))).String() + ","
+				}
+				return nil, d.errAt(c, join(path, "count"), "the last of %d repetitions (%v + %d × %v) falls %s not before the end of the run %s",
+					v, w.At, steps, w.Every, last, d.endNote())
+			}
+			w.Count = int(v)
+		}
+		p, ok := m.idx["ping"]
+		if !ok {
+			return nil, d.errAt(item, path, "missing the kind of work: add ping: {...} (publish and lookups are not supported yet)")
+		}
+		pn := m.node.Content[p+1]
+		pm, err := d.mapping(pn, join(path, "ping"), []string{"from", "target"})
+		if err != nil {
+			return nil, err
+		}
+		ping := &PingWork{From: AllNodes(), Target: TargetRandomPeer}
+		if f := pm.val("from"); f != nil {
+			if ping.From, err = d.nodeSet(f, join(path, "ping.from")); err != nil {
+				return nil, err
+			}
+			if ping.From.Empty() {
+				return nil, d.errAt(f, join(path, "ping.from"), "empty node set (omit from for all nodes)")
+			}
+		}
+		if t := pm.val("target"); t != nil {
+			if ping.Target, err = d.str(t, join(path, "ping.target")); err != nil {
+				return nil, err
+			}
+			targets := []string{TargetRandomPeer, TargetBootstrap}
+			if !slices.Contains(targets, ping.Target) {
+				return nil, d.errAt(t, join(path, "ping.target"), "unknown target %q%s (want random-peer or bootstrap)",
+					ping.Target, suggest(ping.Target, targets))
+			}
+			if ping.Target == TargetBootstrap && !d.hasBootstrap {
+				return nil, d.errAt(t, join(path, "ping.target"), "target bootstrap needs nodes.bootstrap")
+			}
+		}
+		w.Ping = ping
+		out = append(out, w)
+	}
+	return out, nil
+}
+
+func (d *decoder) faults(n *yaml.Node) ([]Fault, error) {
+	items, err := d.sequence(n, "faults", "faults")
+	if err != nil {
+		return nil, err
+	}
+	var out []Fault
+	for i, item := range items {
+		path := fmt.Sprintf("faults[%d]", i)
+		m, err := d.mapping(item, path, []string{"at", "partition", "heal_after", "crash"})
+		if err != nil {
+			return nil, err
+		}
+		if item.Kind != yaml.MappingNode {
+			return nil, d.errAt(item, path, "expected a mapping such as {at: 10s, crash: {share: 5%%}}, got %s", describe(item))
+		}
+		var f Fault
+		if f.At, err = d.optDuration(m, "at"); err != nil {
+			return nil, err
+		}
+		if err := d.checkTime(m.val("at"), join(path, "at"), f.At); err != nil {
+			return nil, err
+		}
+		_, hasP := m.idx["partition"]
+		_, hasC := m.idx["crash"]
+		switch {
+		case hasP && hasC:
+			return nil, d.errAt(m.key("crash"), path, "one fault per entry: partition and crash need separate entries")
+		case !hasP && !hasC:
+			return nil, d.errAt(item, path, "missing the kind of fault: add partition: {...} or crash: {...}")
+		}
+		if f.HealAfter, err = d.optDuration(m, "heal_after"); err != nil {
+			return nil, err
+		}
+		if hasC && m.val("heal_after") != nil {
+			return nil, d.errAt(m.key("heal_after"), join(path, "heal_after"), "only for partitions (a crash uses crash.restart_after)")
+		}
+		if hasP {
+			if f.Partition, err = d.partition(m.node.Content[m.idx["partition"]+1], join(path, "partition")); err != nil {
+				return nil, err
+			}
+		} else {
+			if f.Crash, err = d.crash(m.node.Content[m.idx["crash"]+1], join(path, "crash")); err != nil {
+				return nil, err
+			}
+		}
+		out = append(out, f)
+	}
+	return out, nil
+}
+
+func (d *decoder) partition(n *yaml.Node, path string) (*Partition, error) {
+	m, err := d.mapping(n, path, []string{"groups"})
+	if err != nil {
+		return nil, err
+	}
+	g := m.val("groups")
+	if g == nil {
+		return nil, d.errAt(n, join(path, "groups"), "missing required field, e.g. groups: [[0-499], [500-999]]")
+	}
+	items, err := d.sequence(g, join(path, "groups"), "node sets")
+	if err != nil {
+		return nil, err
+	}
+	if len(items) < 2 {
+		return nil, d.errAt(g, join(path, "groups"), "a partition needs at least 2 groups, got %d", len(items))
+	}
+	p := &Partition{}
+	type span struct{ lo, hi, group int }
+	var spans []span
+	for k, it := range items {
+		gp := fmt.Sprintf("%s.groups[%d]", path, k)
+		ns, err := d.nodeSet(it, gp)
+		if err != nil {
+			return nil, err
+		}
+		if ns.Empty() {
+			return nil, d.errAt(it, gp, "empty group")
+		}
+		for _, r := range ns.Spans(d.count) {
+			spans = append(spans, span{r[0], r[1], k})
+		}
+		p.Groups = append(p.Groups, ns)
+	}
+	// Groups must be disjoint: sweep the spans by start, remembering the
+	// furthest end seen and whose it is. A span starting at or before that
+	// end overlaps it; if it is another group's, that is an error (the
+	// first such overlap is always found: see the package tests).
+	slices.SortStableFunc(spans, func(a, b span) int {
+		if a.lo != b.lo {
+			return a.lo - b.lo
+		}
+		return a.hi - b.hi
+	})
+	far := span{-1, -1, -1}
+	for _, s := range spans {
+		if s.lo <= far.hi && s.group != far.group {
+			a, b := min(s.group, far.group), max(s.group, far.group)
+			return nil, d.errAt(g, join(path, "groups"), "groups %d and %d overlap (both hold node %d); groups must be disjoint", a, b, s.lo)
+		}
+		if s.hi > far.hi {
+			far = s
+		}
+	}
+	return p, nil
+}
+
+func (d *decoder) crash(n *yaml.Node, path string) (*Crash, error) {
+	m, err := d.mapping(n, path, []string{"nodes", "share", "restart_after", "keep_state"})
+	if err != nil {
+		return nil, err
+	}
+	c := &Crash{}
+	nodes, share := m.val("nodes"), m.val("share")
+	switch {
+	case nodes != nil && share != nil:
+		return nil, d.errAt(m.key("share"), path, "give nodes or share, not both")
+	case nodes == nil && share == nil:
+		return nil, d.errAt(n, path, "missing which nodes crash: add nodes: [...] or share: 5%%")
+	case nodes != nil:
+		if c.Nodes, err = d.nodeSet(nodes, join(path, "nodes")); err != nil {
+			return nil, err
+		}
+		if c.Nodes.Empty() {
+			return nil, d.errAt(nodes, join(path, "nodes"), "empty node set")
+		}
+	default:
+		if err := d.unit(share, join(path, "share"), &c.Share); err != nil {
+			return nil, err
+		}
+		if c.Share <= 0 {
+			return nil, d.errAt(share, join(path, "share"), "must be positive, got %v", c.Share)
+		}
+	}
+	if c.RestartAfter, err = d.optDuration(m, "restart_after"); err != nil {
+		return nil, err
+	}
+	if v := m.val("keep_state"); v != nil {
+		if c.KeepState, err = d.boolean(v, join(path, "keep_state")); err != nil {
+			return nil, err
+		}
+		if c.KeepState && c.RestartAfter == 0 {
+			return nil, d.errAt(v, join(path, "keep_state"), "needs restart_after (nodes that never restart keep nothing)")
+		}
+	}
+	return c, nil
+}
+
+func (d *decoder) outputs(top *mapping, key string) ([]string, error) {
+	if _, ok := top.idx[key]; !ok || top.val(key) == nil {
+		return slices.Clone(defaultOutputs), nil
+	}
+	items, err := d.sequence(top.val(key), key, "outputs")
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	for i, it := range items {
+		p := fmt.Sprintf("%s[%d]", key, i)
+		s, err := d.str(it, p)
+		if err != nil {
+			return nil, err
+		}
+		if !slices.Contains(outputKinds, s) {
+			return nil, d.errAt(it, p, "unknown output %q%s (want summary, trace, csv, plots or report)", s, suggest(s, outputKinds))
+		}
+		if seen[s] {
+			return nil, d.errAt(it, p, "%s is listed twice", s)
+		}
+		seen[s] = true
+	}
+	out := []string{}
+	for _, k := range outputKinds {
+		if seen[k] {
+			out = append(out, k)
+		}
+	}
+	return out, nil
+}

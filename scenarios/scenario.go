@@ -1,0 +1,422 @@
+package scenarios
+
+import (
+	"reflect"
+	"strconv"
+	"time"
+
+	"go.yaml.in/yaml/v4"
+
+	"github.com/dchat/network/core"
+)
+
+// Scenario is one simulation run as a scenario file describes it, with every
+// default filled in and every value checked (see Parse). It is plain data:
+// the runner reads it and never changes it. A Scenario is not safe for
+// concurrent mutation; concurrent reads are fine.
+type Scenario struct {
+	// File names the source for messages: a path, or "builtin:NAME".
+	File string
+	// Name identifies the scenario (letters, digits, '.', '_', '-'). Required.
+	Name string
+	// Description is free text.
+	Description string
+	// Seed drives every random stream of the run. Default 1.
+	Seed uint64
+	// Duration is the virtual time the run lasts. Required, > 0.
+	Duration Duration
+	// Nodes says how many nodes there are and how they differ.
+	Nodes Nodes
+	// Network is the model of the links between nodes.
+	Network Network
+	// Protocol starts from core.DefaultConfig(); the protocol section sets
+	// keys by their yaml tags, and the result passes core.Config.Validate.
+	Protocol core.Config
+	// Workload is what the nodes are asked to do, in file order.
+	Workload []Workload
+	// Faults are injected failures, in file order.
+	Faults []Fault
+	// Outputs are the artifacts to write, a subset of summary, trace, csv,
+	// plots and report, in that order. Default [summary, trace, csv].
+	Outputs []string
+	// TraceGzip compresses the trace. It needs "trace" in Outputs.
+	TraceGzip bool `yaml:"trace_gzip"`
+}
+
+// Nodes describes the population of simulated nodes.
+type Nodes struct {
+	// Count is the number of nodes, 1..MaxNodes. Required.
+	Count int
+	// Regions places nodes in the built-in region model's regions (sim's
+	// table), by share, in file order. The shares sum to 100%. Required when
+	// network.latency.model is "regions"; ignored by the other models.
+	Regions []RegionShare
+	// Bandwidth assigns uplink and downlink rates by share; the shares sum
+	// to 100%. Empty means unlimited.
+	Bandwidth []BandwidthClass
+	// Bootstrap lists the nodes that act as bootstrap (rendezvous) nodes.
+	// Optional.
+	Bootstrap NodeSet
+
+	// NAT (nodes.nat: type: share, RFC 4787 behaviours) is not supported
+	// yet; the loader rejects it. It will become:
+	//	NAT []NATShare
+}
+
+// RegionShare is the share of nodes placed in one region.
+type RegionShare struct {
+	Region string  // a name from sim's region table, e.g. "eu-west"
+	Share  float64 // in [0, 1]
+}
+
+// BandwidthClass gives a share of the nodes the same link rates.
+type BandwidthClass struct {
+	Share Fraction
+	Up    Bandwidth // > 0
+	Down  Bandwidth // > 0
+}
+
+// NATShare is a share of nodes behind one kind of NAT. Not supported yet:
+// kept so that nodes.nat can be enabled without a schema change.
+type NATShare struct {
+	Type  string // none, full-cone, restricted, port-restricted, symmetric
+	Share Fraction
+}
+
+// Network is the model of the links between nodes.
+type Network struct {
+	Latency LatencySpec
+	Jitter  JitterSpec
+	// Loss is the independent drop probability of each packet, in [0, 1).
+	Loss Fraction
+	// MTU is the largest packet; larger ones are dropped. 0 = unlimited,
+	// else at least 68B (RFC 791's minimum).
+	MTU Size
+	// Reorder lets jitter reorder packets on a link (default false: a packet
+	// never overtakes an earlier one on the same link).
+	Reorder bool
+}
+
+// Latency models.
+const (
+	LatencyRegions  = "regions"
+	LatencyConstant = "constant"
+	LatencyMatrix   = "matrix"
+)
+
+// LatencySpec selects the base one-way delay model.
+type LatencySpec struct {
+	// Model is "regions" (default), "constant" or "matrix".
+	Model string
+	// Value is the one-way delay of the constant model (required, > 0).
+	Value Duration
+	// File is the matrix model's CSV file (required), as an absolute, clean
+	// path: resolved against the scenario file's directory, or against the
+	// working directory when it came from --set or a built-in scenario.
+	File string
+	// Stretch is the regions model's path stretch (>= 1); 0 = model default.
+	Stretch float64
+	// Access is the regions model's median access delay; 0 = model default.
+	Access Duration
+}
+
+// Jitter distributions.
+const (
+	JitterNone        = "none"
+	JitterUniform     = "uniform"
+	JitterNormal      = "normal"
+	JitterExponential = "exponential"
+)
+
+// JitterSpec is extra per-packet delay. Each distribution takes exactly one
+// parameter; the others stay 0. Parameters are at most 1h.
+type JitterSpec struct {
+	// Distribution is none (default), uniform, normal or exponential.
+	Distribution string
+	// Stddev is the normal distribution's standard deviation (half-normal).
+	Stddev Duration
+	// Max is the uniform distribution's maximum.
+	Max Duration
+	// Mean is the exponential distribution's mean.
+	Mean Duration
+}
+
+// Workload is one entry of the workload list: a kind of work started at At
+// and repeated Count times, Every apart. Exactly one kind is set.
+type Workload struct {
+	// At is when the first repetition starts; in [0, duration). Default 0.
+	At Duration
+	// Every is the repeat interval; 0 = once.
+	Every Duration
+	// Count is the number of repetitions, >= 1 (default 1). With Every = 0
+	// it must be 1. The last repetition, At + (Count-1)*Every, lies before
+	// the end of the run.
+	Count int
+	// Ping makes nodes send health pings.
+	Ping *PingWork
+
+	// Publish and Lookups are not supported yet; the loader rejects them.
+	// They will become:
+	//	Publish *PublishWork
+	//	Lookups *LookupWork
+}
+
+// Ping targets.
+const (
+	TargetRandomPeer = "random-peer"
+	TargetBootstrap  = "bootstrap"
+)
+
+// PingWork is a round of pings: every node in From pings one target.
+type PingWork struct {
+	// From are the senders; default all. Never empty.
+	From NodeSet
+	// Target is "random-peer" (default: a uniformly drawn other node) or
+	// "bootstrap" (one of nodes.bootstrap, which must then be non-empty).
+	Target string
+}
+
+// PublishWork is gossip publishing. Not supported yet.
+type PublishWork struct {
+	From NodeSet
+	Size Size
+}
+
+// LookupWork is DHT lookups. Not supported yet.
+type LookupWork struct {
+	Count  int
+	Target string
+}
+
+// Fault is one entry of the faults list: a failure injected at At. Exactly
+// one kind is set.
+type Fault struct {
+	// At is when the fault starts; in [0, duration). Default 0.
+	At Duration
+	// Partition splits the network into groups.
+	Partition *Partition
+	// HealAfter ends the partition this long after At; 0 = never. Only with
+	// Partition.
+	HealAfter Duration
+	// Crash stops nodes.
+	Crash *Crash
+}
+
+// Partition cuts the links between nodes of different groups, both ways.
+// Nodes in no group stay connected to everyone.
+type Partition struct {
+	// Groups are at least two non-empty, pairwise disjoint node sets.
+	Groups []NodeSet
+}
+
+// Crash stops nodes; exactly one of Nodes and Share is set (Share is 0 when
+// Nodes is used).
+type Crash struct {
+	// Nodes are the nodes to crash.
+	Nodes NodeSet
+	// Share is the fraction of nodes to crash, drawn by the runner from the
+	// seed; in (0, 1].
+	Share Fraction
+	// RestartAfter restarts the crashed nodes this long after the crash;
+	// 0 = never.
+	RestartAfter Duration
+	// KeepState restarts a node with its state (routing table, peers) rather
+	// than fresh. Needs RestartAfter > 0.
+	KeepState bool `yaml:"keep_state"`
+}
+
+// Adversary is a Byzantine role given to some nodes. Not supported yet: the
+// loader rejects a non-empty adversaries section. Kept so the section can
+// be enabled without a schema change.
+type Adversary struct {
+	Role   string // e.g. black-hole, eclipse
+	Share  Fraction
+	Nodes  NodeSet
+	Victim int
+}
+
+// Output kinds, in canonical order.
+var outputKinds = []string{"summary", "trace", "csv", "plots", "report"}
+
+// defaultOutputs are the outputs of a scenario that names none.
+var defaultOutputs = []string{"summary", "trace", "csv"}
+
+// CanonicalYAML returns the effective scenario as YAML: every default filled
+// in, units in canonical form, the protocol section complete. Parsing it
+// (from the same directory, since the matrix path is absolute anyway) gives
+// back an equal Scenario, apart from File.
+func (s *Scenario) CanonicalYAML() ([]byte, error) {
+	return yaml.Dump(s.node(), yaml.WithIndent(2), yaml.WithLineWidth(-1))
+}
+
+// YAML node builders for CanonicalYAML.
+
+func mapNode(kv ...any) *yaml.Node {
+	m := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
+	for i := 0; i+1 < len(kv); i += 2 {
+		m.Content = append(m.Content, strNode(kv[i].(string)), kv[i+1].(*yaml.Node))
+	}
+	return m
+}
+
+func flow(n *yaml.Node) *yaml.Node { n.Style = yaml.FlowStyle; return n }
+
+func strNode(s string) *yaml.Node {
+	return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: s}
+}
+
+func intNode(v int64) *yaml.Node {
+	return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!int", Value: strconv.FormatInt(v, 10)}
+}
+
+func floatNode(v float64) *yaml.Node {
+	return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!float", Value: strconv.FormatFloat(v, 'g', -1, 64)}
+}
+
+func boolNode(v bool) *yaml.Node {
+	return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!bool", Value: strconv.FormatBool(v)}
+}
+
+func seqNode(items ...*yaml.Node) *yaml.Node {
+	return &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq", Content: items}
+}
+
+func (s *Scenario) node() *yaml.Node {
+	root := mapNode("name", strNode(s.Name))
+	if s.Description != "" {
+		root.Content = append(root.Content, strNode("description"), strNode(s.Description))
+	}
+	root.Content = append(root.Content,
+		strNode("seed"), &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!int", Value: strconv.FormatUint(s.Seed, 10)},
+		strNode("duration"), strNode(s.Duration.String()),
+		strNode("nodes"), s.Nodes.node(),
+		strNode("network"), s.Network.node(),
+		strNode("protocol"), protocolNode(s.Protocol),
+	)
+	wl := seqNode()
+	for _, w := range s.Workload {
+		e := mapNode("at", strNode(w.At.String()), "every", strNode(w.Every.String()), "count", intNode(int64(w.Count)))
+		if w.Ping != nil {
+			e.Content = append(e.Content, strNode("ping"),
+				flow(mapNode("from", nodeSetNode(w.Ping.From), "target", strNode(w.Ping.Target))))
+		}
+		wl.Content = append(wl.Content, e)
+	}
+	fl := seqNode()
+	for _, f := range s.Faults {
+		e := mapNode("at", strNode(f.At.String()))
+		if p := f.Partition; p != nil {
+			groups := flow(seqNode())
+			for _, g := range p.Groups {
+				groups.Content = append(groups.Content, nodeSetNode(g))
+			}
+			e.Content = append(e.Content, strNode("partition"), flow(mapNode("groups", groups)),
+				strNode("heal_after"), strNode(f.HealAfter.String()))
+		}
+		if c := f.Crash; c != nil {
+			cm := mapNode()
+			if c.Share > 0 {
+				cm.Content = append(cm.Content, strNode("share"), strNode(c.Share.String()))
+			} else {
+				cm.Content = append(cm.Content, strNode("nodes"), nodeSetNode(c.Nodes))
+			}
+			cm.Content = append(cm.Content, strNode("restart_after"), strNode(c.RestartAfter.String()),
+				strNode("keep_state"), boolNode(c.KeepState))
+			e.Content = append(e.Content, strNode("crash"), flow(cm))
+		}
+		fl.Content = append(fl.Content, e)
+	}
+	outs := flow(seqNode())
+	for _, o := range s.Outputs {
+		outs.Content = append(outs.Content, strNode(o))
+	}
+	root.Content = append(root.Content,
+		strNode("workload"), wl,
+		strNode("faults"), fl,
+		strNode("outputs"), outs,
+		strNode("trace_gzip"), boolNode(s.TraceGzip),
+	)
+	return root
+}
+
+func (n Nodes) node() *yaml.Node {
+	m := mapNode("count", intNode(int64(n.Count)))
+	if len(n.Regions) > 0 {
+		r := mapNode()
+		for _, rs := range n.Regions {
+			r.Content = append(r.Content, strNode(rs.Region), strNode(Fraction(rs.Share).String()))
+		}
+		m.Content = append(m.Content, strNode("regions"), r)
+	}
+	if len(n.Bandwidth) > 0 {
+		b := seqNode()
+		for _, c := range n.Bandwidth {
+			b.Content = append(b.Content, flow(mapNode("share", strNode(c.Share.String()),
+				"up", strNode(c.Up.String()), "down", strNode(c.Down.String()))))
+		}
+		m.Content = append(m.Content, strNode("bandwidth"), b)
+	}
+	if !n.Bootstrap.Empty() {
+		m.Content = append(m.Content, strNode("bootstrap"), nodeSetNode(n.Bootstrap))
+	}
+	return m
+}
+
+func (n Network) node() *yaml.Node {
+	l := n.Latency
+	lat := mapNode("model", strNode(l.Model))
+	switch l.Model {
+	case LatencyConstant:
+		lat.Content = append(lat.Content, strNode("value"), strNode(l.Value.String()))
+	case LatencyMatrix:
+		lat.Content = append(lat.Content, strNode("file"), strNode(l.File))
+	case LatencyRegions:
+		if l.Stretch != 0 {
+			lat.Content = append(lat.Content, strNode("stretch"), floatNode(l.Stretch))
+		}
+		if l.Access != 0 {
+			lat.Content = append(lat.Content, strNode("access"), strNode(l.Access.String()))
+		}
+	}
+	j := n.Jitter
+	jit := mapNode("distribution", strNode(j.Distribution))
+	switch j.Distribution {
+	case JitterNormal:
+		jit.Content = append(jit.Content, strNode("stddev"), strNode(j.Stddev.String()))
+	case JitterUniform:
+		jit.Content = append(jit.Content, strNode("max"), strNode(j.Max.String()))
+	case JitterExponential:
+		jit.Content = append(jit.Content, strNode("mean"), strNode(j.Mean.String()))
+	}
+	return mapNode(
+		"latency", flow(lat),
+		"jitter", flow(jit),
+		"loss", strNode(n.Loss.String()),
+		"mtu", strNode(n.MTU.String()),
+		"reorder", boolNode(n.Reorder),
+	)
+}
+
+// protocolNode lists every core.Config field by its yaml tag, in field order.
+func protocolNode(c core.Config) *yaml.Node {
+	m := mapNode()
+	v := reflect.ValueOf(c)
+	for _, f := range protocolFields {
+		fv := v.Field(f.index)
+		var n *yaml.Node
+		switch f.kind {
+		case protoInt:
+			n = intNode(fv.Int())
+		case protoFloat:
+			n = floatNode(fv.Float())
+		case protoBool:
+			n = boolNode(fv.Bool())
+		case protoDuration:
+			n = strNode(Duration(time.Duration(fv.Int())).String())
+		default:
+			continue
+		}
+		m.Content = append(m.Content, strNode(f.key), n)
+	}
+	return m
+}
