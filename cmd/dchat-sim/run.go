@@ -1,0 +1,169 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/vbauerster/mpb/v8"
+	"github.com/vbauerster/mpb/v8/decor"
+
+	"github.com/dchat/network/reports"
+	"github.com/dchat/network/scenarios"
+)
+
+type runFlags struct {
+	seed    uint64
+	seedSet bool
+	out     string
+	sets    []string
+	nodes   int
+	quiet   bool
+	gzip    bool
+}
+
+func newRunCmd() *cobra.Command {
+	var f runFlags
+	cmd := &cobra.Command{
+		Use:   "run [FILE|BUILTIN]",
+		Short: "Run a scenario (the embedded default when no file is given)",
+		Long: `Run a scenario file, or a built-in scenario by name (see 'dchat-sim list').
+With no argument the embedded default scenario runs.
+
+Outputs go to --out (default out/<scenario>-seed<seed>): summary.json, the
+trace (trace.jsonl, or trace.jsonl.gz with --gzip or trace_gzip: true), CSV
+tables and scenario.yaml (the effective scenario, overrides applied).`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			f.seedSet = cmd.Flags().Changed("seed")
+			return runScenario(cmd, args, f)
+		},
+	}
+	fl := cmd.Flags()
+	fl.Uint64Var(&f.seed, "seed", 0, "override the scenario's seed")
+	fl.StringVar(&f.out, "out", "", "output directory (default out/<scenario>-seed<seed>)")
+	fl.StringArrayVar(&f.sets, "set", nil, "override a scenario key, e.g. --set nodes.count=5000 --set gossip_fanout=8 (repeatable)")
+	fl.IntVar(&f.nodes, "nodes", 0, "override nodes.count (same as --set nodes.count=N)")
+	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress output")
+	fl.BoolVar(&f.gzip, "gzip", false, "gzip the trace (trace.jsonl.gz)")
+	return cmd
+}
+
+// loadScenario resolves FILE: an existing path, else a built-in name, else
+// the default when no argument is given.
+func loadScenario(args []string, sets []string) (*scenarios.Scenario, error) {
+	if len(args) == 0 {
+		return scenarios.Builtin(scenarios.DefaultScenario, sets...)
+	}
+	arg := args[0]
+	if _, err := os.Stat(arg); err == nil {
+		return scenarios.Load(arg, sets...)
+	}
+	name := strings.TrimPrefix(arg, "builtin:")
+	for _, b := range scenarios.BuiltinNames() {
+		if b == name {
+			return scenarios.Builtin(name, sets...)
+		}
+	}
+	return nil, fmt.Errorf("%s: no such file, and no built-in scenario of that name (dchat-sim list shows them)", arg)
+}
+
+func runScenario(cmd *cobra.Command, args []string, f runFlags) error {
+	sets := append([]string(nil), f.sets...)
+	if f.nodes != 0 {
+		sets = append(sets, fmt.Sprintf("nodes.count=%d", f.nodes))
+	}
+	if f.seedSet {
+		sets = append(sets, fmt.Sprintf("seed=%d", f.seed))
+	}
+	if f.gzip {
+		sets = append(sets, "trace_gzip=true")
+	}
+	sc, err := loadScenario(args, sets)
+	if err != nil {
+		return &exitError{2, err}
+	}
+	out := f.out
+	if out == "" {
+		out = filepath.Join("out", fmt.Sprintf("%s-seed%d", sc.Name, sc.Seed))
+	}
+	stderr := cmd.ErrOrStderr()
+	progress, finish := newProgress(stderr, sc, f.quiet)
+	s, err := scenarios.Run(sc, scenarios.RunOptions{OutDir: out, Progress: progress})
+	finish()
+	if err != nil {
+		return &exitError{1, err}
+	}
+	printSummary(cmd.OutOrStdout(), s, out)
+	return nil
+}
+
+// newProgress returns a progress callback: a bar on a terminal, plain lines
+// every few seconds otherwise, nothing when quiet.
+func newProgress(w io.Writer, sc *scenarios.Scenario, quiet bool) (func(scenarios.Progress), func()) {
+	if quiet {
+		return nil, func() {}
+	}
+	start := time.Now()
+	total := int64(time.Duration(sc.Duration) / time.Millisecond)
+	if isTerminal(w) {
+		var bar *mpb.Bar
+		var p *mpb.Progress
+		return func(pr scenarios.Progress) {
+				// Only runs longer than a moment get a bar.
+				if bar == nil {
+					if time.Since(start) < 2*time.Second {
+						return
+					}
+					p = mpb.New(mpb.WithOutput(w), mpb.WithWidth(40))
+					bar = p.AddBar(total,
+						mpb.PrependDecorators(decor.Name(sc.Name+" "), decor.Percentage()),
+						mpb.AppendDecorators(decor.Any(func(decor.Statistics) string {
+							return fmt.Sprintf("sim %v  %.1fM events", pr.Sim.Truncate(time.Millisecond), float64(pr.Events)/1e6)
+						}), decor.Name(" "), decor.Elapsed(decor.ET_STYLE_GO)))
+				}
+				bar.SetCurrent(int64(pr.Sim / time.Millisecond))
+			}, func() {
+				if bar != nil {
+					bar.SetCurrent(total)
+					p.Wait()
+				}
+			}
+	}
+	last := start
+	return func(pr scenarios.Progress) {
+		if time.Since(last) < 2*time.Second {
+			return
+		}
+		last = time.Now()
+		fmt.Fprintf(w, "%s: sim %v / %v (%.0f%%), %d events, wall %.1fs\n", sc.Name,
+			pr.Sim.Truncate(time.Millisecond), pr.Duration, 100*float64(pr.Sim)/float64(pr.Duration), pr.Events, time.Since(start).Seconds())
+	}, func() {}
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+func printSummary(w io.Writer, s *reports.Summary, out string) {
+	fmt.Fprintf(w, "scenario %s  seed %d  nodes %d  sim %.1fs  wall %.2fs  events %d (%.2fM/s)  peak heap %.1f MiB\n",
+		s.Scenario, s.Seed, s.Nodes, s.SimTimeS, s.WallS, s.Events, s.EventsPerS/1e6, float64(s.PeakHeapBytes)/(1<<20))
+	if n := s.Network; n != nil {
+		fmt.Fprintf(w, "network  sent %d  delivered %d  dropped %v\n", n.PacketsSent, n.PacketsDelivered, n.Dropped)
+	}
+	if p := s.Ping; p != nil {
+		fmt.Fprintf(w, "ping     sent %d  answered %d  timed out %d  rtt ms p50 %.1f p95 %.1f p99 %.1f  model p50 %.1f  excess p50 %.2f min %.2f\n",
+			p.Sent, p.Answered, p.TimedOut, p.RTTms.P50, p.RTTms.P95, p.RTTms.P99, p.ModelRTTms.P50, p.ExcessMs.P50, p.ExcessMs.Min)
+	}
+	fmt.Fprintf(w, "trace    %d events  sha256 %s\n", s.TraceEvents, s.TraceSHA256)
+	fmt.Fprintf(w, "output   %s\n", out)
+}
