@@ -11,12 +11,12 @@ type NATType uint8
 
 // NAT types.
 const (
-	NATUnknown NATType = iota
-	NATOpen            // no NAT: public address equals local address
-	NATFullCone        // endpoint-independent mapping and filtering
-	NATRestrictedCone  // endpoint-independent mapping, address-dependent filtering
-	NATPortRestricted  // endpoint-independent mapping, address-and-port-dependent filtering
-	NATSymmetric       // address(-and-port)-dependent mapping
+	NATUnknown        NATType = iota
+	NATOpen                   // no NAT: public address equals local address
+	NATFullCone               // endpoint-independent mapping and filtering
+	NATRestrictedCone         // endpoint-independent mapping, address-dependent filtering
+	NATPortRestricted         // endpoint-independent mapping, address-and-port-dependent filtering
+	NATSymmetric              // address(-and-port)-dependent mapping
 )
 
 var natNames = [...]string{"unknown", "open", "full-cone", "restricted-cone", "port-restricted", "symmetric"}
