@@ -508,7 +508,7 @@ func (d *decoder) nodeSet(n *yaml.Node, path string) (NodeSet, error) {
 // The scenario
 
 var topKeys = []string{
-	"name", "description", "seed", "duration", "nodes", "network", "protocol",
+	"name", "description", "seed", "duration", "nodes", "network", "topology", "protocol",
 	"workload", "faults", "outputs", "trace_gzip", "adversaries", "churn",
 }
 
@@ -585,6 +585,9 @@ func (d *decoder) scenario(root *yaml.Node) (*Scenario, error) {
 	if s.Network.Latency.Model == LatencyRegions && len(s.Nodes.Regions) == 0 {
 		return nil, d.errAt(top.val("nodes"), "nodes.regions",
 			"missing: the regions latency model (network.latency.model, the default) needs nodes placed in regions, e.g. regions: {eu-west: 50%%, us-east: 50%%}")
+	}
+	if err := d.topology(top.val("topology"), &s.Topology); err != nil {
+		return nil, err
 	}
 	if err := d.protocol(top.val("protocol"), top, &s.Protocol); err != nil {
 		return nil, err
@@ -1044,10 +1047,8 @@ func (d *decoder) workloads(n *yaml.Node) ([]Workload, error) {
 		if item.Kind != yaml.MappingNode {
 			return nil, d.errAt(item, path, "expected a mapping such as {at: 1s, ping: {}}, got %s", describe(item))
 		}
-		for _, k := range []string{"publish", "lookups"} {
-			if _, ok := m.idx[k]; ok {
-				return nil, d.unsupported(m.key(k), join(path, k), "%s workloads are not supported yet (only ping is)", k)
-			}
+		if _, ok := m.idx["lookups"]; ok {
+			return nil, d.unsupported(m.key("lookups"), join(path, "lookups"), "lookups workloads are not supported yet (ping and publish are)")
 		}
 		w := Workload{Count: 1}
 		if w.At, err = d.optDuration(m, "at"); err != nil {
@@ -1084,11 +1085,21 @@ func (d *decoder) workloads(n *yaml.Node) ([]Workload, error) {
 			}
 			w.Count = int(v)
 		}
-		p, ok := m.idx["ping"]
-		if !ok {
-			return nil, d.errAt(item, path, "missing the kind of work: add ping: {...} (publish and lookups are not supported yet)")
+		_, hasPing := m.idx["ping"]
+		_, hasPublish := m.idx["publish"]
+		switch {
+		case hasPing && hasPublish:
+			return nil, d.errAt(m.key("publish"), path, "one kind of work per entry: ping or publish, not both")
+		case hasPublish:
+			if w.Publish, err = d.publish(m.val("publish"), join(path, "publish")); err != nil {
+				return nil, err
+			}
+			out = append(out, w)
+			continue
+		case !hasPing:
+			return nil, d.errAt(item, path, "missing the kind of work: add ping: {...} or publish: {...}")
 		}
-		pn := m.node.Content[p+1]
+		pn := m.val("ping")
 		pm, err := d.mapping(pn, join(path, "ping"), []string{"from", "target"})
 		if err != nil {
 			return nil, err
@@ -1298,4 +1309,63 @@ func (d *decoder) outputs(top *mapping, key string) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// publish decodes a publish workload: {from: random | NODESET, size: SIZE}.
+func (d *decoder) publish(n *yaml.Node, path string) (*PublishWork, error) {
+	m, err := d.mapping(n, path, []string{"from", "size"})
+	if err != nil {
+		return nil, err
+	}
+	p := &PublishWork{From: AllNodes(), Size: 512}
+	if f := m.val("from"); f != nil {
+		if !(f.Kind == yaml.ScalarNode && f.Value == "random") {
+			if p.From, err = d.nodeSet(f, join(path, "from")); err != nil {
+				return nil, err
+			}
+			if p.From.Empty() {
+				return nil, d.errAt(f, join(path, "from"), "empty node set (omit from, or write random, for all nodes)")
+			}
+		}
+	}
+	if sz := m.val("size"); sz != nil {
+		if err := d.unit(sz, join(path, "size"), &p.Size); err != nil {
+			return nil, err
+		}
+		if p.Size < 1 || p.Size > MaxPublishSize {
+			return nil, d.errAt(sz, join(path, "size"), "must be from 1B to %v, got %v", Size(MaxPublishSize), p.Size)
+		}
+	}
+	return p, nil
+}
+
+// topology decodes the starting overlay: {model: random, degree: N}.
+func (d *decoder) topology(n *yaml.Node, out *Topology) error {
+	*out = Topology{Model: TopologyRandom, Degree: 8}
+	if n == nil {
+		return nil
+	}
+	m, err := d.mapping(n, "topology", []string{"model", "degree"})
+	if err != nil {
+		return err
+	}
+	if v := m.val("model"); v != nil {
+		if out.Model, err = d.str(v, "topology.model"); err != nil {
+			return err
+		}
+		if out.Model != TopologyRandom {
+			return d.errAt(v, "topology.model", "unknown model %q (want random)", out.Model)
+		}
+	}
+	if v := m.val("degree"); v != nil {
+		deg, err := d.integer(v, "topology.degree")
+		if err != nil {
+			return err
+		}
+		if deg < 1 || deg > 1000 {
+			return d.errAt(v, "topology.degree", "must be from 1 to 1000, got %d", deg)
+		}
+		out.Degree = int(deg)
+	}
+	return nil
 }

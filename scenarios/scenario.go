@@ -29,6 +29,8 @@ type Scenario struct {
 	Nodes Nodes
 	// Network is the model of the links between nodes.
 	Network Network
+	// Topology is the starting overlay: who knows whom.
+	Topology Topology
 	// Protocol starts from core.DefaultConfig(); the protocol section sets
 	// keys by their yaml tags, and the result passes core.Config.Validate.
 	Protocol core.Config
@@ -154,10 +156,11 @@ type Workload struct {
 	Count int
 	// Ping makes nodes send health pings.
 	Ping *PingWork
+	// Publish makes a node publish a gossip message.
+	Publish *PublishWork
 
-	// Publish and Lookups are not supported yet; the loader rejects them.
-	// They will become:
-	//	Publish *PublishWork
+	// Lookups are not supported yet; the loader rejects them. They will
+	// become:
 	//	Lookups *LookupWork
 }
 
@@ -176,11 +179,32 @@ type PingWork struct {
 	Target string
 }
 
-// PublishWork is gossip publishing. Not supported yet.
+// PublishWork is gossip publishing: each repetition, one node drawn at
+// random among the live nodes of From publishes a message of Size bytes.
+// In YAML, from: random means all nodes.
 type PublishWork struct {
+	// From are the candidate publishers; default all. Never empty.
 	From NodeSet
+	// Size is the payload size, 1B to MaxPublishSize; default 512B.
 	Size Size
 }
+
+// MaxPublishSize is the largest gossip payload a scenario may publish.
+const MaxPublishSize = 60 * 1024
+
+// Topology is the overlay the protocols start from until peer discovery
+// supplies peers: which nodes each node knows.
+type Topology struct {
+	// Model is "random": each node links to Degree others drawn at random
+	// (links are symmetric, so degrees are at least Degree and vary).
+	Model string
+	// Degree is the number of links each node draws; default 8. With fewer
+	// nodes than Degree+1, every node links to all others.
+	Degree int
+}
+
+// Topology models.
+const TopologyRandom = "random"
 
 // LookupWork is DHT lookups. Not supported yet.
 type LookupWork struct {
@@ -291,6 +315,7 @@ func (s *Scenario) node() *yaml.Node {
 		strNode("duration"), strNode(s.Duration.String()),
 		strNode("nodes"), s.Nodes.node(),
 		strNode("network"), s.Network.node(),
+		strNode("topology"), flow(mapNode("model", strNode(s.Topology.Model), "degree", intNode(int64(s.Topology.Degree)))),
 		strNode("protocol"), protocolNode(s.Protocol),
 	)
 	wl := seqNode()
@@ -299,6 +324,10 @@ func (s *Scenario) node() *yaml.Node {
 		if w.Ping != nil {
 			e.Content = append(e.Content, strNode("ping"),
 				flow(mapNode("from", nodeSetNode(w.Ping.From), "target", strNode(w.Ping.Target))))
+		}
+		if w.Publish != nil {
+			e.Content = append(e.Content, strNode("publish"),
+				flow(mapNode("from", nodeSetNode(w.Publish.From), "size", strNode(w.Publish.Size.String()))))
 		}
 		wl.Content = append(wl.Content, e)
 	}
