@@ -1,0 +1,227 @@
+package gossip
+
+import (
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/dchat/network/core"
+	"github.com/dchat/network/core/wire"
+)
+
+// Config tunes a Gossip component. FromCore fills the fields that
+// core.Config (the plan's NetworkConfig) names; the rest keep DefaultConfig's
+// values unless set here.
+type Config struct {
+	// Forwarding (see the package documentation, "Forwarding").
+
+	// Fanout is the number of peers a message is pushed to by its
+	// publisher and by nodes whose copy travelled fewer than EagerHops hops
+	// (gossip_fanout).
+	Fanout int
+	// LateFanout is the number of peers pushed to by nodes further out,
+	// where most peers already have the message. 0 leaves those nodes to
+	// lazy announcements.
+	LateFanout int
+	// EagerHops is the hop count below which a node pushes to Fanout peers
+	// rather than LateFanout. The publisher counts as hop 0.
+	EagerHops int
+	// LazyFanout is the number of further peers, not pushed to, that get an
+	// immediate IHAVE for a new message. 0 disables immediate announcements.
+	LazyFanout int
+	// PreferShare is the share of each push's peers picked by preference
+	// (lowest RTT, best score); the rest are picked at random.
+	PreferShare float64
+
+	// Message limits.
+
+	// MaxTTL is the TTL a message starts with and the largest accepted
+	// (gossip_max_ttl, at most 32).
+	MaxTTL int
+	// MaxPayload bounds a payload, at most wire.MaxGossipPayload.
+	MaxPayload int
+
+	// Deduplication and replay protection.
+
+	// CacheSize bounds the exact cache of seen IDs (gossip_message_cache_size).
+	CacheSize int
+	// CacheTTL is how long an ID stays in that cache, and the replay
+	// window: older timestamps are dropped as expired
+	// (gossip_message_cache_ttl).
+	CacheTTL time.Duration
+	// BloomFPRate is the false-positive rate of the bloom pre-check.
+	BloomFPRate float64
+	// MaxClockSkew is how far ahead of the receiver's clock a timestamp may
+	// be before the message is dropped as "future".
+	MaxClockSkew time.Duration
+	// MaxTrackedSenders bounds the per-sender sequence windows (LRU).
+	MaxTrackedSenders int
+
+	// Flood control, on new messages before verification.
+
+	// PeerRate and PeerBurst limit each peer (gossip_peer_rate, _burst);
+	// the same limit caps the messages served to a peer's IWANTs.
+	PeerRate  float64
+	PeerBurst int
+	// GlobalRate and GlobalBurst limit all peers together (gossip_global_rate).
+	GlobalRate  float64
+	GlobalBurst int
+	// MaxTrackedPeers bounds the per-peer limiters (LRU).
+	MaxTrackedPeers int
+
+	// Pull repair (GossipSub v1.1 IHAVE/IWANT).
+
+	// HeartbeatInterval is the period of IHAVE announcements; 0 disables
+	// them.
+	HeartbeatInterval time.Duration
+	// HeartbeatPeers is the number of random peers announced to per
+	// heartbeat.
+	HeartbeatPeers int
+	// HistoryWindow is how long a message is kept to serve IWANTs.
+	HistoryWindow time.Duration
+	// GossipWindow is how far back a heartbeat announces: only messages
+	// accepted within it are listed (GossipSub's mcache_gossip, 3 of its
+	// 5 heartbeats). At most HistoryWindow.
+	GossipWindow time.Duration
+	// HistoryBytes bounds the payload bytes kept for serving.
+	HistoryBytes int
+	// MaxIHaveLength bounds the IDs of an IHAVE, sent or accepted.
+	MaxIHaveLength int
+	// MaxIWantLength bounds the IDs of an IWANT, sent or accepted.
+	MaxIWantLength int
+	// IWantDelay is how long a node waits after an IHAVE for a pushed copy
+	// before it asks with an IWANT. 0 asks at once.
+	IWantDelay time.Duration
+	// IWantTimeout is how long an unanswered IWANT blocks asking again.
+	IWantTimeout time.Duration
+	// MaxPending bounds the announced, not yet received IDs tracked (LRU).
+	MaxPending int
+}
+
+// DefaultConfig returns the defaults: the plan's gossip values (fanout 6,
+// 10,000 IDs for 5 minutes, TTL 32, 10/s burst 20 per peer, 1,000/s in all)
+// and this package's own.
+func DefaultConfig() Config {
+	return Config{
+		Fanout:      6,
+		LateFanout:  2,
+		EagerHops:   4,
+		LazyFanout:  8,
+		PreferShare: 0.5,
+
+		MaxTTL:     32,
+		MaxPayload: 60 << 10,
+
+		CacheSize:         10000,
+		CacheTTL:          5 * time.Minute,
+		BloomFPRate:       0.01,
+		MaxClockSkew:      30 * time.Second,
+		MaxTrackedSenders: 4096,
+
+		PeerRate:        10,
+		PeerBurst:       20,
+		GlobalRate:      1000,
+		GlobalBurst:     1000,
+		MaxTrackedPeers: 1024,
+
+		HeartbeatInterval: time.Second,
+		HeartbeatPeers:    3,
+		HistoryWindow:     10 * time.Second,
+		GossipWindow:      3 * time.Second,
+		HistoryBytes:      4 << 20,
+		MaxIHaveLength:    500,
+		MaxIWantLength:    500,
+		IWantDelay:        50 * time.Millisecond,
+		IWantTimeout:      time.Second,
+		MaxPending:        4096,
+	}
+}
+
+// FromCore returns DefaultConfig with the gossip fields of c applied.
+func FromCore(c core.Config) Config {
+	g := DefaultConfig()
+	g.Fanout = c.GossipFanout
+	g.CacheSize = c.GossipMessageCacheSize
+	g.CacheTTL = c.GossipMessageCacheTTL
+	g.MaxTTL = c.GossipMaxTTL
+	g.PeerRate = c.GossipPeerRate
+	g.PeerBurst = c.GossipPeerBurst
+	g.GlobalRate = c.GossipGlobalRate
+	g.GlobalBurst = max(1, int(math.Ceil(c.GossipGlobalRate)))
+	return g
+}
+
+// EagerHopsFor suggests EagerHops for a network of about n nodes: the hops
+// after which pushes to fanout peers each would have reached n nodes,
+// round(log(n) / log(fanout)), at least 1. Beyond it most peers already
+// have a message, and a full push mostly makes duplicates. At 1,000 nodes
+// and fanout 6 it is 4 (the default); at 100 nodes 3; at 10,000 nodes 5.
+func EagerHopsFor(n, fanout int) int {
+	if n < 2 || fanout < 2 {
+		return 1
+	}
+	return max(1, int(math.Round(math.Log(float64(n))/math.Log(float64(fanout)))))
+}
+
+// Validate reports the first out-of-range field.
+func (c Config) Validate() error {
+	bad := func(field, format string, args ...any) error {
+		return fmt.Errorf("%w: gossip: %s: "+format, append([]any{core.ErrConfig, field}, args...)...)
+	}
+	atLeast := []struct {
+		name string
+		v    int
+		min  int
+	}{
+		{"Fanout", c.Fanout, 1}, {"LateFanout", c.LateFanout, 0}, {"EagerHops", c.EagerHops, 1},
+		{"LazyFanout", c.LazyFanout, 0}, {"MaxTTL", c.MaxTTL, 1}, {"MaxPayload", c.MaxPayload, 1},
+		{"CacheSize", c.CacheSize, 1}, {"MaxTrackedSenders", c.MaxTrackedSenders, 1},
+		{"PeerBurst", c.PeerBurst, 1}, {"GlobalBurst", c.GlobalBurst, 1},
+		{"MaxTrackedPeers", c.MaxTrackedPeers, 1}, {"HeartbeatPeers", c.HeartbeatPeers, 0},
+		{"HistoryBytes", c.HistoryBytes, 1}, {"MaxIHaveLength", c.MaxIHaveLength, 1},
+		{"MaxIWantLength", c.MaxIWantLength, 1}, {"MaxPending", c.MaxPending, 1},
+	}
+	for _, f := range atLeast {
+		if f.v < f.min {
+			return bad(f.name, "must be at least %d, got %d", f.min, f.v)
+		}
+	}
+	durations := []struct {
+		name     string
+		v        time.Duration
+		positive bool
+	}{
+		{"CacheTTL", c.CacheTTL, true}, {"MaxClockSkew", c.MaxClockSkew, false},
+		{"HeartbeatInterval", c.HeartbeatInterval, false}, {"HistoryWindow", c.HistoryWindow, true},
+		{"GossipWindow", c.GossipWindow, true},
+		{"IWantDelay", c.IWantDelay, false}, {"IWantTimeout", c.IWantTimeout, true},
+	}
+	for _, d := range durations {
+		if d.v < 0 || (d.positive && d.v == 0) {
+			return bad(d.name, "must be a positive duration, got %v", d.v)
+		}
+	}
+	switch {
+	case c.GossipWindow > c.HistoryWindow:
+		return bad("GossipWindow", "must not exceed HistoryWindow (%v), got %v", c.HistoryWindow, c.GossipWindow)
+	case c.MaxTTL > 32:
+		return bad("MaxTTL", "at most 32 hops, got %d", c.MaxTTL)
+	case c.MaxPayload > wire.MaxGossipPayload:
+		return bad("MaxPayload", "at most %d bytes (one datagram), got %d", wire.MaxGossipPayload, c.MaxPayload)
+	case c.MaxIHaveLength > wire.MaxGossipIDs:
+		return bad("MaxIHaveLength", "at most %d, got %d", wire.MaxGossipIDs, c.MaxIHaveLength)
+	case c.MaxIWantLength > wire.MaxGossipIDs:
+		return bad("MaxIWantLength", "at most %d, got %d", wire.MaxGossipIDs, c.MaxIWantLength)
+	case !(c.PreferShare >= 0 && c.PreferShare <= 1):
+		return bad("PreferShare", "must be in [0, 1], got %g", c.PreferShare)
+	case !(c.BloomFPRate > 0 && c.BloomFPRate < 1):
+		return bad("BloomFPRate", "must be in (0, 1), got %g", c.BloomFPRate)
+	case !(c.PeerRate > 0) || math.IsInf(c.PeerRate, 0):
+		return bad("PeerRate", "must be positive and finite, got %g", c.PeerRate)
+	case !(c.GlobalRate > 0) || math.IsInf(c.GlobalRate, 0):
+		return bad("GlobalRate", "must be positive and finite, got %g", c.GlobalRate)
+	case c.HeartbeatInterval > 0 && c.HeartbeatPeers == 0:
+		return bad("HeartbeatPeers", "must be positive when heartbeats are on")
+	}
+	return nil
+}

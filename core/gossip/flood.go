@@ -1,0 +1,63 @@
+package gossip
+
+import (
+	"net/netip"
+	"time"
+
+	"github.com/hashicorp/golang-lru/v2/simplelru"
+	"golang.org/x/time/rate"
+)
+
+// floodControl holds the token buckets of golang.org/x/time/rate: one per
+// peer for incoming new messages, one per peer for messages served to its
+// IWANTs, and one global for incoming new messages. Only the methods that
+// take the time (AllowN(now, n)) are used: the others read the wall clock.
+// Per-peer state is bounded by an LRU; a peer evicted and seen again starts
+// with a full bucket, which the global bucket still caps.
+//
+// Concurrency: not safe for concurrent use (the limiters' own locks are
+// incidental).
+type floodControl struct {
+	peers  *simplelru.LRU[netip.AddrPort, *peerLimits]
+	global *rate.Limiter
+	rate   rate.Limit
+	burst  int
+}
+
+type peerLimits struct {
+	in, serve *rate.Limiter
+}
+
+func newFloodControl(cfg Config) (*floodControl, error) {
+	peers, err := simplelru.NewLRU[netip.AddrPort, *peerLimits](cfg.MaxTrackedPeers, nil)
+	if err != nil {
+		return nil, err
+	}
+	return &floodControl{
+		peers:  peers,
+		global: rate.NewLimiter(rate.Limit(cfg.GlobalRate), cfg.GlobalBurst),
+		rate:   rate.Limit(cfg.PeerRate),
+		burst:  cfg.PeerBurst,
+	}, nil
+}
+
+func (f *floodControl) peer(addr netip.AddrPort) *peerLimits {
+	if p, ok := f.peers.Get(addr); ok {
+		return p
+	}
+	p := &peerLimits{in: rate.NewLimiter(f.rate, f.burst), serve: rate.NewLimiter(f.rate, f.burst)}
+	f.peers.Add(addr, p)
+	return p
+}
+
+// allowIn takes a token for one incoming message from addr: the peer's
+// first, then the global one (a message over its peer's rate costs the
+// others nothing).
+func (f *floodControl) allowIn(now time.Time, from netip.AddrPort) bool {
+	return f.peer(from).in.AllowN(now, 1) && f.global.AllowN(now, 1)
+}
+
+// allowServe takes a token for one message sent in answer to addr's IWANT.
+func (f *floodControl) allowServe(now time.Time, to netip.AddrPort) bool {
+	return f.peer(to).serve.AllowN(now, 1)
+}

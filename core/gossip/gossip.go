@@ -1,0 +1,363 @@
+package gossip
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/hashicorp/golang-lru/v2/simplelru"
+
+	"github.com/dchat/network/core"
+	"github.com/dchat/network/core/identity"
+	"github.com/dchat/network/core/wire"
+)
+
+// Errors returned by Publish.
+var (
+	ErrNotRunning      = errors.New("gossip: node not running")
+	ErrPayloadTooLarge = errors.New("gossip: payload too large")
+)
+
+// Gossip is the gossip component of one node: it publishes, receives,
+// verifies, deduplicates, forwards, announces and serves messages.
+//
+// Concurrency: not safe for concurrent use; it runs on its node's driver.
+type Gossip struct {
+	node     *core.Node
+	cfg      Config
+	peers    PeerSource
+	verifier Verifier
+	self     netip.AddrPort
+
+	seen   *seenCache
+	flood  *floodControl
+	replay *replayGuard
+	hist   *history
+	sel    selector
+
+	// Pull repair state (pull.go).
+	pending   *simplelru.LRU[ID, *pending]
+	queue     []pullItem // queue[qhead:] wait for IWantDelay, in deadline order
+	qhead     int
+	queued    int // IDs in the queue
+	pullTimer core.Timer
+
+	running bool
+	seq     uint64
+	hb      core.Timer
+	scratch []byte       // content hashed for an ID
+	sigBuf  [sigLen]byte // signed bytes
+	sig     [wire.GossipSigLen]byte
+	idBuf   [][wire.GossipIDLen]byte
+	deliver func(now time.Time, m Message)
+	stats   Stats
+}
+
+// Stats counts a component's work.
+type Stats struct {
+	Published  uint64 // messages published here
+	Delivered  uint64 // first receipts of valid messages
+	Pulled     uint64 // of those, answers to our IWANTs
+	Duplicates uint64 // full copies received after the first
+	Pushed     uint64 // full copies pushed (forwarded or published)
+	IHaveSent  uint64 // IHAVE datagrams sent
+	IWantSent  uint64 // IWANT datagrams sent
+	Served     uint64 // full copies sent in answer to IWANTs
+	// BloomFalsePositives counts bloom "maybe"s the exact cache refuted.
+	BloomFalsePositives uint64
+}
+
+// New creates the gossip component of node, registers its message kinds and
+// attaches it. peers supplies the peers to gossip with; v verifies
+// signatures (nil: Ed25519Verifier, i.e. no cache).
+func New(node *core.Node, cfg Config, peers PeerSource, v Verifier) (*Gossip, error) {
+	if node == nil || peers == nil {
+		return nil, fmt.Errorf("%w: gossip: nil node or peer source", core.ErrConfig)
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if v == nil {
+		v = Ed25519Verifier{}
+	}
+	g := &Gossip{
+		node:     node,
+		cfg:      cfg,
+		peers:    peers,
+		verifier: v,
+		self:     node.Env().Transport.LocalAddr(),
+		hist:     newHistory(cfg.HistoryWindow, cfg.HistoryBytes),
+		sel:      selector{rand: node.Env().Rand},
+	}
+	var err error
+	if g.seen, err = newSeenCache(cfg.CacheSize, cfg.CacheTTL, cfg.BloomFPRate); err != nil {
+		return nil, err
+	}
+	if g.flood, err = newFloodControl(cfg); err != nil {
+		return nil, err
+	}
+	if g.replay, err = newReplayGuard(cfg.MaxTrackedSenders); err != nil {
+		return nil, err
+	}
+	if g.pending, err = simplelru.NewLRU[ID, *pending](cfg.MaxPending, nil); err != nil {
+		return nil, err
+	}
+	for _, k := range []struct {
+		kind wire.Kind
+		h    core.Handler
+	}{{wire.KindGossip, g.handleGossip}, {wire.KindIHave, g.handleIHave}, {wire.KindIWant, g.handleIWant}} {
+		if err := node.Register(k.kind, k.h); err != nil {
+			return nil, err
+		}
+	}
+	node.Attach(g)
+	return g, nil
+}
+
+// OnDeliver sets a function called with every message delivered here,
+// published ones included. m.Payload must not be modified.
+func (g *Gossip) OnDeliver(f func(now time.Time, m Message)) { g.deliver = f }
+
+// Stats returns the component's counters.
+func (g *Gossip) Stats() Stats {
+	s := g.stats
+	s.BloomFalsePositives = g.seen.falsePositives
+	return s
+}
+
+// Start implements core.Component: it arms the heartbeat, at a random
+// offset within the first interval so nodes do not announce in step. The
+// sequence number is raised to the clock in nanoseconds (as libp2p pubsub
+// does) so a node that restarts without its state does not reuse numbers.
+func (g *Gossip) Start(now time.Time) {
+	g.running = true
+	if floor := uint64(max(0, now.UnixNano())); g.seq < floor {
+		g.seq = floor
+	}
+	g.stopTimers()
+	if iv := g.cfg.HeartbeatInterval; iv > 0 {
+		d := time.Duration(g.sel.rand.Int64N(int64(iv))) + 1
+		g.hb = g.node.Env().Clock.AfterFunc(d, g.onHeartbeat)
+	}
+}
+
+// Stop implements core.Component: timers are cancelled and queued IWANTs
+// forgotten. Seen IDs, windows and history are kept for a restart.
+func (g *Gossip) Stop(time.Time) {
+	g.running = false
+	g.stopTimers()
+}
+
+func (g *Gossip) stopTimers() {
+	if g.hb != nil {
+		g.hb.Stop()
+		g.hb = nil
+	}
+	if g.pullTimer != nil {
+		g.pullTimer.Stop()
+		g.pullTimer = nil
+	}
+	clear(g.queue)
+	g.queue, g.qhead, g.queued = g.queue[:0], 0, 0
+}
+
+// Publish signs payload as the node's next message and sends it (a local
+// command): sequence number next, timestamp now, TTL MaxTTL. It is
+// delivered locally (observed as Published) and pushed to Fanout peers.
+func (g *Gossip) Publish(now time.Time, payload []byte) (ID, error) {
+	if !g.running {
+		return ID{}, ErrNotRunning
+	}
+	if len(payload) > g.cfg.MaxPayload {
+		return ID{}, fmt.Errorf("%w: %d bytes, limit %d", ErrPayloadTooLarge, len(payload), g.cfg.MaxPayload)
+	}
+	g.seq++
+	me := g.node.Identity()
+	e := &entry{
+		msg:    Seal(me, g.seq, now, uint8(g.cfg.MaxTTL), bytes.Clone(payload)),
+		origin: me.ID(),
+		at:     now,
+	}
+	e.id = ID(e.msg.ID)
+	g.seen.add(e.id, now)
+	g.replay.mark(e.origin, g.seq)
+	g.hist.add(now, e)
+	g.stats.Published++
+	g.node.Observe(now, Published{ID: e.id, Seq: g.seq, Size: len(payload)})
+	g.handOver(now, e)
+	g.forward(now, e, netip.AddrPort{})
+	return e.id, nil
+}
+
+// handleGossip is the receive path. Order: decode; dedup by the carried ID
+// (a duplicate costs no token and no hashing); flood control; TTL, size and
+// timestamp checks; ID recomputed and signature verified; replay window.
+// Only a message passing all of them is marked seen.
+func (g *Gossip) handleGossip(now time.Time, from netip.AddrPort, body []byte) error {
+	m, err := wire.DecodeGossip(body)
+	if err != nil {
+		return err
+	}
+	id := ID(m.ID)
+	if g.seen.has(id, now) {
+		g.duplicate(now, from, id)
+		return nil
+	}
+	if !g.flood.allowIn(now, from) {
+		return core.Dropped(ReasonRateLimited)
+	}
+	sender, reason := g.check(now, &m)
+	if reason != "" {
+		return core.Dropped(reason)
+	}
+	g.accept(now, from, &m, sender)
+	return nil
+}
+
+// check validates a new message and returns its sender, or the drop reason.
+func (g *Gossip) check(now time.Time, m *wire.Gossip) (identity.PeerID, string) {
+	switch {
+	case m.TTL == 0 || int(m.TTL) > g.cfg.MaxTTL || m.Hops == 0:
+		return identity.PeerID{}, ReasonTTL
+	case len(m.Payload) > g.cfg.MaxPayload:
+		return identity.PeerID{}, ReasonOversized
+	}
+	ts := time.Unix(0, m.Time)
+	switch {
+	case ts.Before(now.Add(-g.cfg.CacheTTL)):
+		return identity.PeerID{}, ReasonExpired
+	case ts.After(now.Add(g.cfg.MaxClockSkew)):
+		return identity.PeerID{}, ReasonFuture
+	}
+	sender := identity.PeerIDFromPublicKey(m.Sender[:])
+	id := computeID(&g.scratch, sender, m.Seq, m.Time, m.Payload)
+	if id != ID(m.ID) {
+		return sender, ReasonForged
+	}
+	// Copies, so that nothing of m escapes through the interface call.
+	g.sigBuf, g.sig = signingBytes(id), m.Sig
+	if !g.verifier.Verify(sender, g.sigBuf[:], g.sig[:]) {
+		return sender, ReasonForged
+	}
+	if !g.replay.fresh(sender, m.Seq) {
+		return sender, ReasonReplayed
+	}
+	return sender, ""
+}
+
+// accept records, delivers and forwards a valid new message.
+func (g *Gossip) accept(now time.Time, from netip.AddrPort, m *wire.Gossip, sender identity.PeerID) {
+	e := &entry{msg: *m, id: ID(m.ID), origin: sender, at: now}
+	e.msg.Payload = bytes.Clone(m.Payload)
+	e.msg.TTL--
+	if e.msg.Hops < 255 {
+		e.msg.Hops++
+	}
+	e.addHolder(from)
+	via := ViaPush
+	if p, ok := g.pending.Peek(e.id); ok {
+		for _, a := range p.announcers {
+			e.addHolder(a)
+		}
+		if p.asked && p.askedTo == from {
+			via = ViaPull
+			g.stats.Pulled++
+		}
+		g.pending.Remove(e.id)
+	}
+	g.seen.add(e.id, now)
+	g.replay.mark(sender, m.Seq)
+	g.hist.add(now, e)
+	g.stats.Delivered++
+	g.node.Observe(now, Delivered{
+		ID: e.id, Sender: sender, From: from, Hops: int(m.Hops),
+		Latency: now.Sub(time.Unix(0, m.Time)), Via: via,
+	})
+	g.handOver(now, e)
+	g.forward(now, e, from)
+}
+
+func (g *Gossip) handOver(now time.Time, e *entry) {
+	if g.deliver != nil {
+		g.deliver(now, Message{ID: e.id, Sender: e.origin, Seq: e.msg.Seq, Time: time.Unix(0, e.msg.Time), Payload: e.msg.Payload})
+	}
+}
+
+func (g *Gossip) duplicate(now time.Time, from netip.AddrPort, id ID) {
+	g.stats.Duplicates++
+	if e := g.hist.get(id); e != nil {
+		e.addHolder(from)
+	}
+	g.node.Observe(now, Duplicate{ID: id, From: from})
+}
+
+// forward pushes a new message to its eager peers and announces it to its
+// lazy ones (see "Forwarding" in the package documentation).
+func (g *Gossip) forward(now time.Time, e *entry, from netip.AddrPort) {
+	if !e.live() {
+		return
+	}
+	k := g.cfg.LateFanout
+	if e.hops() < g.cfg.EagerHops {
+		k = g.cfg.Fanout
+	}
+	x := exclusion{self: g.self, from: from, origin: e.origin, holders: e.holders}
+	eager, lazy := g.sel.pick(g.peers.GossipPeers(), &x, k, g.cfg.LazyFanout, g.cfg.PreferShare)
+	if len(eager) > 0 {
+		pkt := e.msg.AppendPacket(make([]byte, 0, e.msg.PacketLen()))
+		for i, to := range eager {
+			b := pkt
+			if i < len(eager)-1 {
+				b = bytes.Clone(pkt) // the transport owns what it is given
+			}
+			g.node.Send(to, b)
+		}
+		g.stats.Pushed += uint64(len(eager))
+		g.node.Observe(now, Forwarded{ID: e.id, To: len(eager)})
+	}
+	if len(lazy) > 0 {
+		ih := wire.IHave{IDs: [][wire.GossipIDLen]byte{e.id}}
+		for _, to := range lazy {
+			g.node.Send(to, ih.AppendPacket(nil))
+		}
+		g.stats.IHaveSent += uint64(len(lazy))
+	}
+}
+
+// onHeartbeat announces recent messages to HeartbeatPeers random peers,
+// GossipSub v1.1 style: each gets one IHAVE with the newest IDs of the
+// history window (at most MaxIHaveLength) that it is not known to hold.
+func (g *Gossip) onHeartbeat() {
+	if !g.running {
+		return
+	}
+	env := g.node.Env()
+	now := env.Clock.Now()
+	g.hb = env.Clock.AfterFunc(g.cfg.HeartbeatInterval, g.onHeartbeat)
+	g.hist.prune(now)
+	if g.hist.len() == 0 {
+		return
+	}
+	x := exclusion{self: g.self}
+	targets, _ := g.sel.pick(g.peers.GossipPeers(), &x, g.cfg.HeartbeatPeers, 0, 0)
+	for _, to := range targets {
+		ids := g.idBuf[:0]
+		since := now.Add(-g.cfg.GossipWindow)
+		g.hist.newest(func(e *entry) bool {
+			if e.at.Before(since) {
+				return false // newest first: the rest are older still
+			}
+			if e.live() && !containsAddr(e.holders, to) {
+				ids = append(ids, e.id)
+			}
+			return len(ids) < g.cfg.MaxIHaveLength
+		})
+		g.idBuf = ids
+		if len(ids) > 0 {
+			g.node.Send(to, wire.IHave{IDs: ids}.AppendPacket(nil))
+			g.stats.IHaveSent++
+		}
+	}
+}

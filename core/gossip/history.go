@@ -1,0 +1,104 @@
+package gossip
+
+import (
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/dchat/network/core/identity"
+	"github.com/dchat/network/core/wire"
+)
+
+// maxHolders bounds the peers remembered as holding one message.
+const maxHolders = 32
+
+// entry is an accepted message kept for forwarding, announcing and
+// serving IWANTs.
+type entry struct {
+	msg wire.Gossip // Payload owned; TTL and Hops are the values to send on
+	id  ID
+	// origin is the message's sender.
+	origin identity.PeerID
+	// at is when the node accepted (or published) the message.
+	at time.Time
+	// holders are peers known to have the message: they sent us a copy or
+	// announced it. Nothing is pushed or announced to them.
+	holders []netip.AddrPort
+}
+
+// hops returns how many hops the node's own copy travelled (0 at the
+// publisher).
+func (e *entry) hops() int { return int(e.msg.Hops) - 1 }
+
+// live reports whether the message may travel further.
+func (e *entry) live() bool { return e.msg.TTL > 0 }
+
+func (e *entry) addHolder(a netip.AddrPort) {
+	if len(e.holders) < maxHolders && !slices.Contains(e.holders, a) {
+		e.holders = append(e.holders, a)
+	}
+}
+
+// history keeps accepted messages in acceptance order for HistoryWindow,
+// within a byte budget, with an index by ID. Lookups use the map; every
+// ordered walk uses the slice.
+//
+// Concurrency: not safe for concurrent use.
+type history struct {
+	window   time.Duration
+	maxBytes int
+	byID     map[ID]*entry
+	fifo     []*entry // fifo[head:] are live, oldest first
+	head     int
+	bytes    int
+}
+
+func newHistory(window time.Duration, maxBytes int) *history {
+	return &history{window: window, maxBytes: maxBytes, byID: map[ID]*entry{}}
+}
+
+func (h *history) get(id ID) *entry { return h.byID[id] }
+
+func (h *history) add(now time.Time, e *entry) {
+	h.prune(now)
+	h.byID[e.id] = e
+	h.fifo = append(h.fifo, e)
+	h.bytes += len(e.msg.Payload)
+	for h.bytes > h.maxBytes && h.head < len(h.fifo)-1 {
+		h.evict()
+	}
+}
+
+// prune drops messages older than the window.
+func (h *history) prune(now time.Time) {
+	for h.head < len(h.fifo) && now.Sub(h.fifo[h.head].at) >= h.window {
+		h.evict()
+	}
+	if h.head > 64 && h.head*2 > len(h.fifo) {
+		n := copy(h.fifo, h.fifo[h.head:])
+		clear(h.fifo[n:])
+		h.fifo = h.fifo[:n]
+		h.head = 0
+	}
+}
+
+func (h *history) evict() {
+	e := h.fifo[h.head]
+	h.fifo[h.head] = nil
+	h.head++
+	h.bytes -= len(e.msg.Payload)
+	if h.byID[e.id] == e {
+		delete(h.byID, e.id)
+	}
+}
+
+// newest calls f for live entries, newest first, until f returns false.
+func (h *history) newest(f func(*entry) bool) {
+	for i := len(h.fifo) - 1; i >= h.head; i-- {
+		if !f(h.fifo[i]) {
+			return
+		}
+	}
+}
+
+func (h *history) len() int { return len(h.fifo) - h.head }

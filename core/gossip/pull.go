@@ -1,0 +1,172 @@
+package gossip
+
+import (
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/dchat/network/core"
+	"github.com/dchat/network/core/wire"
+)
+
+// maxAnnouncers bounds the peers remembered as announcing one missing ID.
+const maxAnnouncers = 8
+
+// pending is an announced ID not yet received.
+type pending struct {
+	announcers []netip.AddrPort
+	asked      bool
+	askedTo    netip.AddrPort
+	askedAt    time.Time
+}
+
+// pullItem is an IHAVE's missing IDs, waiting IWantDelay for a pushed copy
+// before they are asked for. Every item waits the same delay, so the queue
+// is in deadline order by construction.
+type pullItem struct {
+	at   time.Time
+	from netip.AddrPort
+	ids  []ID
+}
+
+func containsAddr(s []netip.AddrPort, a netip.AddrPort) bool { return slices.Contains(s, a) }
+
+// handleIHave notes which announced IDs are missing and queues them to be
+// asked for after IWantDelay, unless an IWANT for them is already out and
+// not timed out. The announcer is remembered as holding each ID.
+func (g *Gossip) handleIHave(now time.Time, from netip.AddrPort, body []byte) error {
+	m, err := wire.DecodeIHave(body)
+	if err != nil {
+		return err
+	}
+	if len(m.IDs) > g.cfg.MaxIHaveLength {
+		return core.Dropped(ReasonOversized)
+	}
+	var want []ID
+	for _, raw := range m.IDs {
+		id := ID(raw)
+		if g.seen.has(id, now) {
+			if e := g.hist.get(id); e != nil {
+				e.addHolder(from)
+			}
+			continue
+		}
+		p, ok := g.pending.Get(id)
+		if !ok {
+			p = &pending{}
+			g.pending.Add(id, p)
+		}
+		if len(p.announcers) < maxAnnouncers && !containsAddr(p.announcers, from) {
+			p.announcers = append(p.announcers, from)
+		}
+		if p.asked && now.Before(p.askedAt.Add(g.cfg.IWantTimeout)) {
+			continue
+		}
+		if g.queued+len(want) >= g.cfg.MaxPending {
+			break // later heartbeats announce the rest again
+		}
+		want = append(want, id)
+	}
+	if len(want) == 0 {
+		return nil
+	}
+	g.queue = append(g.queue, pullItem{at: now.Add(g.cfg.IWantDelay), from: from, ids: want})
+	g.queued += len(want)
+	if g.cfg.IWantDelay == 0 {
+		g.processPull(now)
+	} else if g.pullTimer == nil {
+		g.pullTimer = g.node.Env().Clock.AfterFunc(g.cfg.IWantDelay, g.onPullTimer)
+	}
+	return nil
+}
+
+// onPullTimer fires when the oldest queued IHAVE has waited IWantDelay.
+func (g *Gossip) onPullTimer() {
+	g.pullTimer = nil
+	if !g.running {
+		return
+	}
+	now := g.node.Env().Clock.Now()
+	g.processPull(now)
+	if g.qhead < len(g.queue) {
+		g.pullTimer = g.node.Env().Clock.AfterFunc(g.queue[g.qhead].at.Sub(now), g.onPullTimer)
+	}
+}
+
+// processPull sends IWANTs for the due queue items whose IDs are still
+// missing and not already asked for, each to the peer that announced them.
+func (g *Gossip) processPull(now time.Time) {
+	for g.qhead < len(g.queue) && !g.queue[g.qhead].at.After(now) {
+		it := g.queue[g.qhead]
+		g.queue[g.qhead] = pullItem{}
+		g.qhead++
+		g.queued -= len(it.ids)
+		ask := it.ids[:0]
+		for _, id := range it.ids {
+			if g.seen.has(id, now) {
+				continue
+			}
+			p, ok := g.pending.Peek(id)
+			if !ok {
+				p = &pending{announcers: []netip.AddrPort{it.from}}
+				g.pending.Add(id, p)
+			}
+			if p.asked && now.Before(p.askedAt.Add(g.cfg.IWantTimeout)) {
+				continue
+			}
+			p.asked, p.askedTo, p.askedAt = true, it.from, now
+			ask = append(ask, id)
+		}
+		for len(ask) > 0 {
+			n := min(len(ask), g.cfg.MaxIWantLength)
+			iw := wire.IWant{IDs: make([][wire.GossipIDLen]byte, n)}
+			for i := range n {
+				iw.IDs[i] = ask[i]
+			}
+			g.node.Send(it.from, iw.AppendPacket(nil))
+			g.stats.IWantSent++
+			ask = ask[n:]
+		}
+	}
+	if g.qhead == len(g.queue) {
+		g.queue, g.qhead = g.queue[:0], 0
+	} else if g.qhead > 64 && g.qhead*2 > len(g.queue) {
+		n := copy(g.queue, g.queue[g.qhead:])
+		clear(g.queue[n:])
+		g.queue, g.qhead = g.queue[:n], 0
+	}
+}
+
+// handleIWant answers with the requested messages still held, within the
+// requester's serving rate. An IWANT for nothing held is dropped as
+// unsolicited.
+func (g *Gossip) handleIWant(now time.Time, from netip.AddrPort, body []byte) error {
+	m, err := wire.DecodeIWant(body)
+	if err != nil {
+		return err
+	}
+	if len(m.IDs) > g.cfg.MaxIWantLength {
+		return core.Dropped(ReasonOversized)
+	}
+	served, limited := 0, false
+	for _, raw := range m.IDs {
+		e := g.hist.get(ID(raw))
+		if e == nil || !e.live() {
+			continue
+		}
+		if !g.flood.allowServe(now, from) {
+			limited = true
+			break
+		}
+		g.node.Send(from, e.msg.AppendPacket(make([]byte, 0, e.msg.PacketLen())))
+		served++
+	}
+	g.stats.Served += uint64(served)
+	switch {
+	case served > 0:
+		return nil
+	case limited:
+		return core.Dropped(ReasonRateLimited)
+	}
+	return core.Dropped(ReasonUnsolicited)
+}
