@@ -26,6 +26,7 @@ type Summary struct {
 	Network *NetworkSection   `json:"network,omitempty"`
 	Drops   map[string]uint64 `json:"drops,omitempty"`
 	Ping    *PingSection      `json:"ping,omitempty"`
+	Gossip  *GossipSection    `json:"gossip,omitempty"`
 }
 
 // WallClockFields are the summary fields that depend on the machine, not on
@@ -54,6 +55,39 @@ type PingSection struct {
 	ExcessMs Percentiles `json:"excess_ms,omitempty"`
 	// RatioP50 is the median of measured/model RTT.
 	RatioP50 float64 `json:"ratio_p50,omitempty"`
+}
+
+// GossipSection summarises gossip propagation. Latencies are in
+// milliseconds since publication. Live nodes are the nodes up at the end of
+// the run; deliveries count (message, live node) pairs, the publisher
+// included, so DeliveryRatio is deliveries / (messages x live nodes).
+type GossipSection struct {
+	Messages      int     `json:"messages"`
+	LiveNodes     int     `json:"live_nodes"`
+	Deliveries    uint64  `json:"deliveries"`
+	DeliveryRatio float64 `json:"delivery_ratio"`
+	// FirstDeliveryMs is over (message, receiving node), the publisher
+	// excluded.
+	FirstDeliveryMs Percentiles `json:"first_delivery_ms"`
+	// Reach90Ms, Reach99Ms and Reach100Ms are, over messages, the time until
+	// 90%, 99% and all live nodes had the message; messages that never got
+	// there are counted in Unreached.
+	Reach90Ms  Percentiles    `json:"reach_90_ms"`
+	Reach99Ms  Percentiles    `json:"reach_99_ms"`
+	Reach100Ms Percentiles    `json:"reach_100_ms"`
+	Unreached  map[string]int `json:"unreached,omitempty"`
+	// DuplicatesPerNodePerMsg is full copies received after the first,
+	// divided by (messages x live nodes).
+	DuplicatesPerNodePerMsg float64 `json:"duplicates_per_node_per_msg"`
+	// BytesSentPerNode is every byte nodes sent (all protocols) per node.
+	BytesSentPerNode float64           `json:"bytes_sent_per_node"`
+	Hops             Percentiles       `json:"hops"`
+	PullDeliveries   uint64            `json:"pull_deliveries"`
+	Drops            map[string]uint64 `json:"drops,omitempty"`
+	// BoundRatioP50 is the median over (message, node) of first-delivery
+	// latency divided by the shortest-path latency from the publisher
+	// through the latency model: how far above the physical limit.
+	BoundRatioP50 float64 `json:"bound_ratio_p50"`
 }
 
 // MarshalIndent encodes s as indented JSON with a trailing newline.

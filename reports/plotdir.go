@@ -1,0 +1,41 @@
+package reports
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+)
+
+// PlotDir (re)draws every plot whose data is in an output folder, from its
+// CSV tables: the gossip propagation curve (gossip_propagation.csv) and the
+// first-delivery latency CDF (gossip_latency.csv). It returns an error if
+// the folder holds no plottable data.
+func PlotDir(dir, name string) error {
+	drawn := 0
+	curvePath := filepath.Join(dir, "gossip_propagation.csv")
+	if _, err := os.Stat(curvePath); err == nil {
+		c, err := ReadCurveCSV(curvePath)
+		if err != nil {
+			return err
+		}
+		if err := PlotPropagation(c, "Gossip propagation: "+name, filepath.Join(dir, "gossip_propagation")); err != nil {
+			return err
+		}
+		drawn++
+	}
+	latPath := filepath.Join(dir, "gossip_latency.csv")
+	if _, err := os.Stat(latPath); err == nil {
+		lat, err := ReadLatenciesCSV(latPath)
+		if err != nil {
+			return err
+		}
+		if err := PlotCDF(lat, "First-delivery latency: "+name, "time since publish (ms)", filepath.Join(dir, "gossip_latency_cdf")); err != nil {
+			return err
+		}
+		drawn++
+	}
+	if drawn == 0 {
+		return errors.New(dir + ": nothing to plot (no gossip_propagation.csv or gossip_latency.csv)")
+	}
+	return nil
+}
