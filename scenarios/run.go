@@ -51,6 +51,7 @@ type runner struct {
 	region  []string // node -> region name ("" without the region model)
 	pingers []*health.Pinger
 	ids     []*identity.Identity
+	gossip  *gossipRun
 	trace   *reports.TraceWriter
 	file    *os.File
 	col     collector
@@ -106,6 +107,14 @@ func newRunner(sc *Scenario, opts RunOptions) (*runner, error) {
 			return nil, err
 		}
 		r.ids[i] = id
+	}
+	if sc.usesGossip() {
+		if err := r.setupGossip(); err != nil {
+			r.closeTrace()
+			return nil, err
+		}
+	}
+	for i := range n {
 		if err := r.buildNode(i); err != nil {
 			r.closeTrace()
 			return nil, err
@@ -213,6 +222,9 @@ func (r *runner) buildNode(i int) error {
 		return err
 	}
 	r.pingers[i] = p
+	if err := r.attachGossip(i, node); err != nil {
+		return err
+	}
 	r.w.SetNode(i, node)
 	return nil
 }
@@ -269,6 +281,21 @@ func (r *runner) schedule() error {
 	eng := w.Engine()
 	n := sc.Nodes.Count
 	for wi, wl := range sc.Workload {
+		if wl.Publish != nil {
+			from, err := wl.Publish.From.Resolve(n)
+			if err != nil {
+				return fmt.Errorf("%s: workload[%d].publish.from: %w", sc.File, wi, err)
+			}
+			round := publishRound{r: r, from: from, size: int(wl.Publish.Size), index: wi}
+			for k := range max(wl.Count, 1) {
+				at := time.Duration(wl.At) + time.Duration(k)*time.Duration(wl.Every)
+				if at >= time.Duration(sc.Duration) {
+					break
+				}
+				eng.Schedule(at, round, 0, nil)
+			}
+			continue
+		}
 		if wl.Ping == nil {
 			return fmt.Errorf("%s: workload[%d]: no supported workload kind", sc.File, wi)
 		}

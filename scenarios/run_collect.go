@@ -32,7 +32,9 @@ type collector struct {
 	drops                  map[string]uint64
 	byRegion               map[[2]string]*regionPair
 	busy                   uint64
+	publishErrors          uint64
 	wrand                  []*rand.Rand
+	prand                  map[int]*rand.Rand
 }
 
 type regionPair struct {
@@ -50,10 +52,23 @@ func (r *runner) workloadRand(i int) *rand.Rand {
 	return r.col.wrand[i]
 }
 
+// publishRand returns the world-level stream that picks publishers for
+// workload entry wi.
+func (r *runner) publishRand(wi int) *rand.Rand {
+	if r.col.prand == nil {
+		r.col.prand = map[int]*rand.Rand{}
+	}
+	if r.col.prand[wi] == nil {
+		r.col.prand[wi] = r.w.Rand(-1, "publish/"+strconv.Itoa(wi))
+	}
+	return r.col.prand[wi]
+}
+
 // observe is the world's sink: every event goes to the trace and the
 // collector, in the order it happens.
 func (r *runner) observe(now time.Time, node int, ev core.Event) {
 	r.trace.Write(now, node, ev)
+	r.observeGossip(now, node, ev)
 	switch e := ev.(type) {
 	case health.PingSent:
 		r.col.pingSent++
@@ -137,6 +152,7 @@ func (r *runner) summary(wall float64, peak uint64) *reports.Summary {
 		}
 		s.Ping = ps
 	}
+	s.Gossip = r.gossipSummary(st.Bytes)
 	return s
 }
 
@@ -151,6 +167,9 @@ func (r *runner) writeOutputs(s *reports.Summary) error {
 		if err := reports.WriteFileAtomic(filepath.Join(dir, "scenario.yaml"), y); err != nil {
 			return err
 		}
+	}
+	if err := r.writeGossipOutputs(dir); err != nil {
+		return err
 	}
 	if !sc.wants("csv") {
 		return nil
