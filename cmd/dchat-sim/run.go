@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -24,6 +25,8 @@ type runFlags struct {
 	nodes   int
 	quiet   bool
 	gzip    bool
+	cpuProf string
+	memProf string
 }
 
 func newRunCmd() *cobra.Command {
@@ -50,6 +53,8 @@ tables and scenario.yaml (the effective scenario, overrides applied).`,
 	fl.IntVar(&f.nodes, "nodes", 0, "override nodes.count (same as --set nodes.count=N)")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress output")
 	fl.BoolVar(&f.gzip, "gzip", false, "gzip the trace (trace.jsonl.gz)")
+	fl.StringVar(&f.cpuProf, "cpuprofile", "", "write a CPU profile of the run to this file (go tool pprof)")
+	fl.StringVar(&f.memProf, "memprofile", "", "write a heap profile at the end of the run to this file")
 	return cmd
 }
 
@@ -92,9 +97,25 @@ func runScenario(cmd *cobra.Command, args []string, f runFlags) error {
 		out = filepath.Join("out", fmt.Sprintf("%s-seed%d", sc.Name, sc.Seed))
 	}
 	stderr := cmd.ErrOrStderr()
+	if f.cpuProf != "" {
+		pf, err := os.Create(f.cpuProf)
+		if err != nil {
+			return &exitError{2, err}
+		}
+		defer pf.Close()
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			return &exitError{2, err}
+		}
+		defer pprof.StopCPUProfile()
+	}
 	progress, finish := newProgress(stderr, sc, f.quiet)
 	s, err := scenarios.Run(sc, scenarios.RunOptions{OutDir: out, Progress: progress})
 	finish()
+	if f.memProf != "" {
+		if err := writeHeapProfile(f.memProf); err != nil {
+			return &exitError{1, err}
+		}
+	}
 	if err != nil {
 		return &exitError{1, err}
 	}
@@ -143,6 +164,18 @@ func newProgress(w io.Writer, sc *scenarios.Scenario, quiet bool) (func(scenario
 		fmt.Fprintf(w, "%s: sim %v / %v (%.0f%%), %d events, wall %.1fs\n", sc.Name,
 			pr.Sim.Truncate(time.Millisecond), pr.Duration, 100*float64(pr.Sim)/float64(pr.Duration), pr.Events, time.Since(start).Seconds())
 	}, func() {}
+}
+
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 func isTerminal(w io.Writer) bool {
