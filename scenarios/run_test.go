@@ -40,20 +40,25 @@ func runBuiltin(t *testing.T, name string, dir string, sets ...string) {
 	}
 }
 
+// Every built-in scenario gives the same trace and summary (apart from the
+// wall-clock fields) for the same seed, under GOMAXPROCS 1 and >= 2, and
+// another trace for another seed.
 func TestDeterminism(t *testing.T) {
-	for _, name := range []string{"ping-50", "ping-1000"} {
+	for _, name := range BuiltinNames() {
 		t.Run(name, func(t *testing.T) {
-			if testing.Short() && name == "ping-1000" {
+			sc, err := Builtin(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if testing.Short() && sc.Nodes.Count > 100 {
 				t.Skip("short")
 			}
+			t.Parallel()
 			a, b, c := t.TempDir(), t.TempDir(), t.TempDir()
-			prev := runtime.GOMAXPROCS(1)
-			runBuiltin(t, name, a)
-			runtime.GOMAXPROCS(max(prev, 2))
-			runBuiltin(t, name, b)
-			runtime.GOMAXPROCS(prev)
-			runBuiltin(t, name, c, "seed=999")
-			sa, sb, sc := summaryWithoutWall(t, a), summaryWithoutWall(t, b), summaryWithoutWall(t, c)
+			runBuiltin(t, name, a, "outputs=[summary, trace]")
+			runBuiltin(t, name, b, "outputs=[summary, trace]")
+			runBuiltin(t, name, c, "outputs=[summary, trace]", "seed=999")
+			sa, sb, sc2 := summaryWithoutWall(t, a), summaryWithoutWall(t, b), summaryWithoutWall(t, c)
 			ja, _ := json.Marshal(sa)
 			jb, _ := json.Marshal(sb)
 			if !bytes.Equal(ja, jb) {
@@ -64,10 +69,70 @@ func TestDeterminism(t *testing.T) {
 			if !bytes.Equal(ta, tb) || len(ta) == 0 {
 				t.Fatalf("same seed, different or empty traces (seed %v)", sa["seed"])
 			}
-			if sa["trace_sha256"] == sc["trace_sha256"] {
+			if sa["trace_sha256"] == sc2["trace_sha256"] {
 				t.Fatalf("seeds %v and 999 gave the same trace", sa["seed"])
 			}
 		})
+	}
+}
+
+// GOMAXPROCS must not reach the outcome: one goroutine drives everything.
+func TestDeterminismGOMAXPROCS(t *testing.T) {
+	a, b := t.TempDir(), t.TempDir()
+	prev := runtime.GOMAXPROCS(1)
+	runBuiltin(t, "gossip-100", a)
+	runtime.GOMAXPROCS(max(prev, 2))
+	runBuiltin(t, "gossip-100", b)
+	runtime.GOMAXPROCS(prev)
+	ja, _ := json.Marshal(summaryWithoutWall(t, a))
+	jb, _ := json.Marshal(summaryWithoutWall(t, b))
+	if !bytes.Equal(ja, jb) {
+		t.Fatalf("GOMAXPROCS changed the outcome (seed 1):\n%s\n%s", ja, jb)
+	}
+}
+
+// The plan's success criterion, checked on the summary (virtual time, not
+// wall time): complete delivery, 90% reached well within 2 s, p99 under 1 s.
+func TestGossip100Targets(t *testing.T) {
+	sc, err := Builtin("gossip-100")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := Run(sc, RunOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := s.Gossip
+	if g == nil || g.Messages != 100 || g.LiveNodes != 100 {
+		t.Fatalf("gossip section %+v", g)
+	}
+	if g.DeliveryRatio != 1 || len(g.Unreached) != 0 {
+		t.Errorf("delivery ratio %v, unreached %v", g.DeliveryRatio, g.Unreached)
+	}
+	if g.Reach90Ms.Max >= 2000 {
+		t.Errorf("90%% of nodes reached after %.0f ms for some message", g.Reach90Ms.Max)
+	}
+	if g.FirstDeliveryMs.P99 >= 1000 {
+		t.Errorf("p99 first delivery %.0f ms", g.FirstDeliveryMs.P99)
+	}
+	// Causality: nothing arrives before the physical limit.
+	if g.BoundRatioP50 < 1 || g.FirstDeliveryMs.Min <= 0 {
+		t.Errorf("bound ratio %v, min latency %v", g.BoundRatioP50, g.FirstDeliveryMs.Min)
+	}
+}
+
+// With 10% of the nodes crashed mid-run, live nodes still get the messages.
+func TestGossipCrashDelivery(t *testing.T) {
+	sc, err := Builtin("gossip-1000-crash", "nodes.count=300")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := Run(sc, RunOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g := s.Gossip; g.LiveNodes != 270 || g.DeliveryRatio < 0.99 {
+		t.Fatalf("live %d, delivery ratio %v", g.LiveNodes, g.DeliveryRatio)
 	}
 }
 

@@ -3,10 +3,12 @@ package main
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
 	"runtime/debug"
 
 	"github.com/spf13/cobra"
 
+	"github.com/dchat/network/reports"
 	"github.com/dchat/network/scenarios"
 )
 
@@ -38,6 +40,31 @@ func newValidateCmd() *cobra.Command {
 	}
 	cmd.Flags().StringArrayVar(&sets, "set", nil, "override a scenario key before validating (repeatable)")
 	return cmd
+}
+
+func newPlotCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "plot DIR...",
+		Short: "Redraw the plots of run output folders from their CSV tables",
+		Long: `Redraw the plots (PNG and SVG) of one or more output folders written by
+'dchat-sim run': the gossip propagation curve and the first-delivery
+latency CDF. The data comes from the folder's CSV tables, so plots can be
+redrawn without running the scenario again.`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			for _, dir := range args {
+				name := filepath.Base(filepath.Clean(dir))
+				if s, err := reports.ReadSummary(dir); err == nil {
+					name = s.Scenario
+				}
+				if err := reports.PlotDir(dir, name); err != nil {
+					return &exitError{1, err}
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "%s: plots written\n", dir)
+			}
+			return nil
+		},
+	}
 }
 
 func newListCmd() *cobra.Command {

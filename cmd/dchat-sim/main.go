@@ -6,6 +6,7 @@
 //	dchat-sim run ping-1000 --set nodes.count=5000
 //	dchat-sim validate scenarios/*.yaml
 //	dchat-sim list
+//	dchat-sim plot out/gossip-1000-seed1
 package main
 
 import (
@@ -44,6 +45,6 @@ func newRoot() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newRunCmd(), newValidateCmd(), newListCmd(), newVersionCmd())
+	root.AddCommand(newRunCmd(), newValidateCmd(), newListCmd(), newPlotCmd(), newVersionCmd())
 	return root
 }

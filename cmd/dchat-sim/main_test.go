@@ -63,7 +63,7 @@ func TestRunDefaultNodesOverride(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(out, "scenario ping-1000") || !strings.Contains(out, "nodes 120 ") {
+	if !strings.Contains(out, "scenario gossip-1000") || !strings.Contains(out, "nodes 120 ") {
 		t.Fatalf("default scenario with override:\n%s", out)
 	}
 }
@@ -90,9 +90,31 @@ func TestErrorsAndExitCodes(t *testing.T) {
 	}
 }
 
+func TestPlotRedraws(t *testing.T) {
+	dir := t.TempDir()
+	if _, _, err := execute(t, "run", "gossip-100", "--quiet", "--out", dir, "--set", "outputs=[summary, csv]"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "gossip_propagation.png")); err == nil {
+		t.Fatal("plots drawn although outputs excluded them")
+	}
+	out, _, err := execute(t, "plot", dir)
+	if err != nil || !strings.Contains(out, "plots written") {
+		t.Fatalf("plot: %v %s", err, out)
+	}
+	for _, f := range []string{"gossip_propagation.png", "gossip_propagation.svg", "gossip_latency_cdf.png", "gossip_latency_cdf.svg"} {
+		if st, err := os.Stat(filepath.Join(dir, f)); err != nil || st.Size() < 1000 {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+	if _, _, err := execute(t, "plot", t.TempDir()); exitCode(err) != 1 {
+		t.Errorf("plot of an empty folder: %v", err)
+	}
+}
+
 func TestListAndVersion(t *testing.T) {
 	out, _, err := execute(t, "list")
-	if err != nil || !strings.Contains(out, "* ping-1000") || !strings.Contains(out, "ping-50") {
+	if err != nil || !strings.Contains(out, "* gossip-1000") || !strings.Contains(out, "ping-50") {
 		t.Fatalf("list: %v\n%s", err, out)
 	}
 	out, _, err = execute(t, "version")
