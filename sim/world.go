@@ -93,12 +93,32 @@ func NewWorld(seed uint64, n int, cfg NetConfig, sink Sink) (*World, error) {
 	return w, nil
 }
 
-// Addr returns node i's simulated address.
+// Addr returns node i's simulated address. Indices are scattered over
+// 10.0.0.0/8 by a bijection (multiplication by an odd constant modulo 2^24),
+// so consecutive nodes land in different /24 subnets, as peers on the
+// Internet do, and per-subnet diversity limits see realistic addresses.
 func Addr(i int) netip.AddrPort {
+	x := uint32((uint64(i)+1)*addrMul) & addrMask
 	var b [4]byte
-	binary.BigEndian.PutUint32(b[:], addrBase+uint32(i)+1)
+	binary.BigEndian.PutUint32(b[:], addrBase|x)
 	return netip.AddrPortFrom(netip.AddrFrom4(b), Port)
 }
+
+// addrMul is odd, so multiplication by it is invertible modulo 2^24;
+// addrInv is its inverse.
+const (
+	addrMask = 1<<24 - 1
+	addrMul  = 0x9e3779 // odd
+)
+
+var addrInv = func() uint64 {
+	// Newton iteration for the inverse of an odd number modulo 2^24.
+	inv := uint64(addrMul)
+	for range 5 {
+		inv = inv * (2 - addrMul*inv) & addrMask
+	}
+	return inv
+}()
 
 // Index returns the node index of a simulated address.
 func (w *World) Index(a netip.AddrPort) (int, bool) {
@@ -106,7 +126,11 @@ func (w *World) Index(a netip.AddrPort) (int, bool) {
 		return 0, false
 	}
 	b := a.Addr().As4()
-	i := int(binary.BigEndian.Uint32(b[:])) - int(addrBase) - 1
+	v := binary.BigEndian.Uint32(b[:])
+	if v&^addrMask != addrBase {
+		return 0, false
+	}
+	i := int(uint64(v&addrMask)*addrInv&addrMask) - 1
 	if i < 0 || i >= len(w.nodes) {
 		return 0, false
 	}

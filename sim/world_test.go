@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"net/netip"
 	"testing"
 	"time"
 
@@ -42,17 +43,35 @@ func newTestWorld(t *testing.T, n int, cfg NetConfig) (*World, []*health.Pinger,
 
 func TestAddrIndex(t *testing.T) {
 	w, _, _ := newTestWorld(t, 300, NetConfig{Latency: NewConstantLatency(time.Millisecond)})
-	for _, i := range []int{0, 1, 255, 256, 299} {
+	subnets := map[[3]byte]int{}
+	for i := range 300 {
 		j, ok := w.Index(Addr(i))
 		if !ok || j != i {
 			t.Fatalf("Index(Addr(%d)) = %d, %v", i, j, ok)
+		}
+		a := Addr(i).Addr().As4()
+		if a[0] != 10 {
+			t.Fatalf("Addr(%d) = %v outside 10/8", i, Addr(i))
+		}
+		subnets[[3]byte(a[:3])]++
+	}
+	if len(subnets) < 290 {
+		t.Fatalf("300 nodes share only %d /24 subnets", len(subnets))
+	}
+	for _, a := range []string{"10.0.0.0:4001", "11.0.0.1:4001", "10.0.0.1:4002"} {
+		if _, ok := w.Index(netip.MustParseAddrPort(a)); ok {
+			t.Fatalf("%s resolved to a node", a)
 		}
 	}
 	if _, ok := w.Index(Addr(300)); ok {
 		t.Fatal("address past the last node resolved")
 	}
-	if Addr(0).String() != "10.0.0.1:4001" {
-		t.Fatalf("Addr(0) = %v", Addr(0))
+	// The scramble is a bijection on 24 bits: spot-check far indices.
+	for _, i := range []int{1 << 20, MaxNodes - 1} {
+		big := &World{nodes: make([]simNode, MaxNodes)}
+		if j, ok := big.Index(Addr(i)); !ok || j != i {
+			t.Fatalf("Index(Addr(%d)) = %d, %v", i, j, ok)
+		}
 	}
 }
 
