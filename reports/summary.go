@@ -27,6 +27,7 @@ type Summary struct {
 	Drops   map[string]uint64 `json:"drops,omitempty"`
 	Ping    *PingSection      `json:"ping,omitempty"`
 	Gossip  *GossipSection    `json:"gossip,omitempty"`
+	DHT     *DHTSection       `json:"dht,omitempty"`
 }
 
 // WallClockFields are the summary fields that depend on the machine, not on
@@ -88,6 +89,24 @@ type GossipSection struct {
 	// latency divided by the shortest-path latency from the publisher
 	// through the latency model: how far above the physical limit.
 	BoundRatioP50 float64 `json:"bound_ratio_p50"`
+}
+
+// DHTSection summarises DHT lookups and bootstrap. A lookup succeeds when
+// the peer it looked for is among its results.
+type DHTSection struct {
+	Lookups           int         `json:"lookups"`
+	Succeeded         int         `json:"succeeded"`
+	SuccessRatio      float64     `json:"success_ratio"`
+	LatencyMs         Percentiles `json:"latency_ms"`
+	Hops              Percentiles `json:"hops"`
+	MessagesPerLookup float64     `json:"messages_per_lookup"`
+	// TableSize is over live nodes at the end of the run.
+	TableSize Percentiles `json:"table_size"`
+	// BootstrapS is the time each node took to bootstrap, in seconds;
+	// NotBootstrapped counts nodes that never finished.
+	BootstrapS      Percentiles       `json:"bootstrap_s"`
+	NotBootstrapped int               `json:"not_bootstrapped,omitempty"`
+	Drops           map[string]uint64 `json:"drops,omitempty"`
 }
 
 // MarshalIndent encodes s as indented JSON with a trailing newline.

@@ -623,7 +623,7 @@ func (d *decoder) checkSum(n *yaml.Node, path string, sum float64) error {
 }
 
 func (d *decoder) nodes(n *yaml.Node, out *Nodes) error {
-	m, err := d.mapping(n, "nodes", []string{"count", "regions", "bandwidth", "bootstrap", "nat"})
+	m, err := d.mapping(n, "nodes", []string{"count", "regions", "bandwidth", "bootstrap", "join_over", "nat"})
 	if err != nil {
 		return err
 	}
@@ -725,6 +725,17 @@ func (d *decoder) nodes(n *yaml.Node, out *Nodes) error {
 			return err
 		}
 		d.hasBootstrap = !out.Bootstrap.Empty()
+	}
+	if j := m.val("join_over"); j != nil {
+		if err := d.unit(j, "nodes.join_over", &out.JoinOver); err != nil {
+			return err
+		}
+		if out.JoinOver < 0 {
+			return d.errAt(j, "nodes.join_over", "must not be negative, got %v", out.JoinOver)
+		}
+		if d.duration > 0 && out.JoinOver >= d.duration {
+			return d.errAt(j, "nodes.join_over", "must be shorter than the run %s", d.endNote())
+		}
 	}
 	return nil
 }
@@ -1047,9 +1058,7 @@ func (d *decoder) workloads(n *yaml.Node) ([]Workload, error) {
 		if item.Kind != yaml.MappingNode {
 			return nil, d.errAt(item, path, "expected a mapping such as {at: 1s, ping: {}}, got %s", describe(item))
 		}
-		if _, ok := m.idx["lookups"]; ok {
-			return nil, d.unsupported(m.key("lookups"), join(path, "lookups"), "lookups workloads are not supported yet (ping and publish are)")
-		}
+
 		w := Workload{Count: 1}
 		if w.At, err = d.optDuration(m, "at"); err != nil {
 			return nil, err
@@ -1087,9 +1096,19 @@ func (d *decoder) workloads(n *yaml.Node) ([]Workload, error) {
 		}
 		_, hasPing := m.idx["ping"]
 		_, hasPublish := m.idx["publish"]
+		_, hasLookups := m.idx["lookups"]
 		switch {
-		case hasPing && hasPublish:
-			return nil, d.errAt(m.key("publish"), path, "one kind of work per entry: ping or publish, not both")
+		case boolCount(hasPing, hasPublish, hasLookups) > 1:
+			return nil, d.errAt(item, path, "one kind of work per entry: ping, publish or lookups")
+		case hasLookups:
+			if !d.hasBootstrap {
+				return nil, d.errAt(m.key("lookups"), join(path, "lookups"), "lookups need the DHT, which needs nodes.bootstrap")
+			}
+			if w.Lookups, err = d.lookups(m.val("lookups"), join(path, "lookups")); err != nil {
+				return nil, err
+			}
+			out = append(out, w)
+			continue
 		case hasPublish:
 			if w.Publish, err = d.publish(m.val("publish"), join(path, "publish")); err != nil {
 				return nil, err
@@ -1097,7 +1116,7 @@ func (d *decoder) workloads(n *yaml.Node) ([]Workload, error) {
 			out = append(out, w)
 			continue
 		case !hasPing:
-			return nil, d.errAt(item, path, "missing the kind of work: add ping: {...} or publish: {...}")
+			return nil, d.errAt(item, path, "missing the kind of work: add ping: {...}, publish: {...} or lookups: {...}")
 		}
 		pn := m.val("ping")
 		pm, err := d.mapping(pn, join(path, "ping"), []string{"from", "target"})
@@ -1353,8 +1372,11 @@ func (d *decoder) topology(n *yaml.Node, out *Topology) error {
 		if out.Model, err = d.str(v, "topology.model"); err != nil {
 			return err
 		}
-		if out.Model != TopologyRandom {
-			return d.errAt(v, "topology.model", "unknown model %q (want random)", out.Model)
+		if out.Model != TopologyRandom && out.Model != TopologyDHT {
+			return d.errAt(v, "topology.model", "unknown model %q (want random or dht)", out.Model)
+		}
+		if out.Model == TopologyDHT && !d.hasBootstrap {
+			return d.errAt(v, "topology.model", "model dht needs nodes.bootstrap (the nodes everyone joins through)")
 		}
 	}
 	if v := m.val("degree"); v != nil {
@@ -1368,4 +1390,54 @@ func (d *decoder) topology(n *yaml.Node, out *Topology) error {
 		out.Degree = int(deg)
 	}
 	return nil
+}
+
+func boolCount(bs ...bool) int {
+	n := 0
+	for _, b := range bs {
+		if b {
+			n++
+		}
+	}
+	return n
+}
+
+// lookups decodes a lookups workload: {count: N, target: random-peer,
+// from: NODESET, over: DURATION}.
+func (d *decoder) lookups(n *yaml.Node, path string) (*LookupWork, error) {
+	m, err := d.mapping(n, path, []string{"count", "target", "from", "over"})
+	if err != nil {
+		return nil, err
+	}
+	l := &LookupWork{Count: 1, Target: TargetRandomPeer, From: AllNodes()}
+	if c := m.val("count"); c != nil {
+		v, err := d.integer(c, join(path, "count"))
+		if err != nil {
+			return nil, err
+		}
+		if v < 1 || v > 10_000_000 {
+			return nil, d.errAt(c, join(path, "count"), "must be from 1 to 10000000, got %d", v)
+		}
+		l.Count = int(v)
+	}
+	if t := m.val("target"); t != nil {
+		if l.Target, err = d.str(t, join(path, "target")); err != nil {
+			return nil, err
+		}
+		if l.Target != TargetRandomPeer {
+			return nil, d.errAt(t, join(path, "target"), "unknown target %q (want random-peer)", l.Target)
+		}
+	}
+	if f := m.val("from"); f != nil {
+		if l.From, err = d.nodeSet(f, join(path, "from")); err != nil {
+			return nil, err
+		}
+		if l.From.Empty() {
+			return nil, d.errAt(f, join(path, "from"), "empty node set (omit from for all nodes)")
+		}
+	}
+	if l.Over, err = d.optDuration(m, "over"); err != nil {
+		return nil, err
+	}
+	return l, nil
 }

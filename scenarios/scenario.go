@@ -57,8 +57,11 @@ type Nodes struct {
 	// to 100%. Empty means unlimited.
 	Bandwidth []BandwidthClass
 	// Bootstrap lists the nodes that act as bootstrap (rendezvous) nodes.
-	// Optional.
+	// Optional; the DHT needs it.
 	Bootstrap NodeSet
+	// JoinOver spreads the nodes' DHT bootstrap: each node starts at a time
+	// drawn uniformly in [0, JoinOver). Default 0: all at once.
+	JoinOver Duration
 
 	// NAT (nodes.nat: type: share, RFC 4787 behaviours) is not supported
 	// yet; the loader rejects it. It will become:
@@ -159,9 +162,8 @@ type Workload struct {
 	// Publish makes a node publish a gossip message.
 	Publish *PublishWork
 
-	// Lookups are not supported yet; the loader rejects them. They will
-	// become:
-	//	Lookups *LookupWork
+	// Lookups makes nodes look up peers in the DHT.
+	Lookups *LookupWork
 }
 
 // Ping targets.
@@ -195,21 +197,31 @@ const MaxPublishSize = 60 * 1024
 // Topology is the overlay the protocols start from until peer discovery
 // supplies peers: which nodes each node knows.
 type Topology struct {
-	// Model is "random": each node links to Degree others drawn at random
-	// (links are symmetric, so degrees are at least Degree and vary).
+	// Model is "random" (each node links to Degree others drawn at random;
+	// links are symmetric, so degrees are at least Degree and vary) or
+	// "dht" (peers come from the DHT routing table; Degree is unused).
 	Model string
 	// Degree is the number of links each node draws; default 8. With fewer
 	// nodes than Degree+1, every node links to all others.
 	Degree int
 }
 
-// Topology models.
-const TopologyRandom = "random"
+// Topology models: "random" is a static random graph; "dht" means the
+// protocols take their peers from the DHT's routing table after every node
+// bootstraps through nodes.bootstrap.
+const (
+	TopologyRandom = "random"
+	TopologyDHT    = "dht"
+)
 
-// LookupWork is DHT lookups. Not supported yet.
+// LookupWork is a batch of DHT lookups: Count lookups, each from a live
+// node drawn from From, for the peer ID of a live node drawn at random
+// ("random-peer"), spread evenly over Over (0: all at once).
 type LookupWork struct {
 	Count  int
 	Target string
+	From   NodeSet
+	Over   Duration
 }
 
 // Fault is one entry of the faults list: a failure injected at At. Exactly
@@ -329,6 +341,11 @@ func (s *Scenario) node() *yaml.Node {
 			e.Content = append(e.Content, strNode("publish"),
 				flow(mapNode("from", nodeSetNode(w.Publish.From), "size", strNode(w.Publish.Size.String()))))
 		}
+		if l := w.Lookups; l != nil {
+			e.Content = append(e.Content, strNode("lookups"),
+				flow(mapNode("count", intNode(int64(l.Count)), "target", strNode(l.Target),
+					"from", nodeSetNode(l.From), "over", strNode(l.Over.String()))))
+		}
 		wl.Content = append(wl.Content, e)
 	}
 	fl := seqNode()
@@ -387,6 +404,9 @@ func (n Nodes) node() *yaml.Node {
 	}
 	if !n.Bootstrap.Empty() {
 		m.Content = append(m.Content, strNode("bootstrap"), nodeSetNode(n.Bootstrap))
+	}
+	if n.JoinOver > 0 {
+		m.Content = append(m.Content, strNode("join_over"), strNode(n.JoinOver.String()))
 	}
 	return m
 }

@@ -197,6 +197,16 @@ func printSummary(w io.Writer, s *reports.Summary, out string) {
 		fmt.Fprintf(w, "ping     sent %d  answered %d  timed out %d  rtt ms p50 %.1f p95 %.1f p99 %.1f  model p50 %.1f  excess p50 %.2f min %.2f\n",
 			p.Sent, p.Answered, p.TimedOut, p.RTTms.P50, p.RTTms.P95, p.RTTms.P99, p.ModelRTTms.P50, p.ExcessMs.P50, p.ExcessMs.Min)
 	}
+	if g := s.Gossip; g != nil {
+		fmt.Fprintf(w, "gossip   messages %d  live nodes %d  delivery %.4f  first delivery ms p50 %.1f p95 %.1f p99 %.1f  90%% reached ms p50 %.1f  dups/node/msg %.2f  bound ratio %.2f\n",
+			g.Messages, g.LiveNodes, g.DeliveryRatio, g.FirstDeliveryMs.P50, g.FirstDeliveryMs.P95, g.FirstDeliveryMs.P99,
+			g.Reach90Ms.P50, g.DuplicatesPerNodePerMsg, g.BoundRatioP50)
+	}
+	if d := s.DHT; d != nil {
+		fmt.Fprintf(w, "dht      lookups %d  success %.4f  latency ms p50 %.1f p95 %.1f p99 %.1f  hops mean %.2f p95 %.0f  msgs/lookup %.1f  table mean %.1f min %d  bootstrap s p50 %.2f max %.2f\n",
+			d.Lookups, d.SuccessRatio, d.LatencyMs.P50, d.LatencyMs.P95, d.LatencyMs.P99, d.Hops.Mean, d.Hops.P95,
+			d.MessagesPerLookup, d.TableSize.Mean, int(d.TableSize.Min), d.BootstrapS.P50, d.BootstrapS.Max)
+	}
 	fmt.Fprintf(w, "trace    %d events  sha256 %s\n", s.TraceEvents, s.TraceSHA256)
 	fmt.Fprintf(w, "output   %s\n", out)
 }
