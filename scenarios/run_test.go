@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"testing"
+
+	"github.com/dchat/network/reports"
 )
 
 // summaryWithoutWall returns summary.json with the wall-clock fields removed.
@@ -27,6 +29,20 @@ func summaryWithoutWall(t *testing.T, dir string) map[string]any {
 		delete(m, k)
 	}
 	return m
+}
+
+// simulate runs a built-in scenario (with overrides) without writing files.
+func simulate(t *testing.T, name string, sets ...string) *reports.Summary {
+	t.Helper()
+	sc, err := Builtin(name, sets...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := Run(sc, RunOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
 
 func runBuiltin(t *testing.T, name string, dir string, sets ...string) {
@@ -94,14 +110,7 @@ func TestDeterminismGOMAXPROCS(t *testing.T) {
 // The plan's success criterion, checked on the summary (virtual time, not
 // wall time): complete delivery, 90% reached well within 2 s, p99 under 1 s.
 func TestGossip100Targets(t *testing.T) {
-	sc, err := Builtin("gossip-100")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := Run(sc, RunOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := simulate(t, "gossip-100")
 	g := s.Gossip
 	if g == nil || g.Messages != 100 || g.LiveNodes != 100 {
 		t.Fatalf("gossip section %+v", g)
@@ -123,14 +132,7 @@ func TestGossip100Targets(t *testing.T) {
 
 // With 10% of the nodes crashed mid-run, live nodes still get the messages.
 func TestGossipCrashDelivery(t *testing.T) {
-	sc, err := Builtin("gossip-1000-crash", "nodes.count=300")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := Run(sc, RunOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := simulate(t, "gossip-1000-crash", "nodes.count=300")
 	if g := s.Gossip; g.LiveNodes != 270 || g.DeliveryRatio < 0.99 {
 		t.Fatalf("live %d, delivery ratio %v", g.LiveNodes, g.DeliveryRatio)
 	}
@@ -139,14 +141,7 @@ func TestGossipCrashDelivery(t *testing.T) {
 // With constant latency, no jitter, no loss and unlimited bandwidth, every
 // RTT is exactly twice the one-way latency.
 func TestPingMatchesConstantModel(t *testing.T) {
-	sc, err := Builtin("ping-50")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := Run(sc, RunOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := simulate(t, "ping-50")
 	p := s.Ping
 	if p == nil || p.Answered == 0 {
 		t.Fatalf("no pings answered: %+v", s)
@@ -162,14 +157,7 @@ func TestPingMatchesConstantModel(t *testing.T) {
 // On the region model with jitter and bandwidth limits, no RTT may beat the
 // model (causality) and the median excess stays small.
 func TestPingRegionModelCausal(t *testing.T) {
-	sc, err := Builtin("ping-1000", "nodes.count=200", "faults=[]")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := Run(sc, RunOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := simulate(t, "ping-1000", "nodes.count=200", "faults=[]")
 	p := s.Ping
 	if p.ExcessMs.Min < 0 {
 		t.Fatalf("an RTT beat the latency model by %.3f ms", -p.ExcessMs.Min)
@@ -183,15 +171,8 @@ func TestPingRegionModelCausal(t *testing.T) {
 }
 
 func TestFaultsTakeEffect(t *testing.T) {
-	sc, err := Builtin("ping-1000", "nodes.count=200",
+	s := simulate(t, "ping-1000", "nodes.count=200",
 		"faults=[{at: 2s, partition: {groups: [[0-99], [100-199]]}, heal_after: 3s}, {at: 6s, crash: {nodes: [0-19], restart_after: 2s, keep_state: false}}]")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := Run(sc, RunOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	if s.Network.Dropped["partition"] == 0 {
 		t.Errorf("partition dropped nothing: %+v", s.Network)
 	}
