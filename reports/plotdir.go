@@ -7,9 +7,10 @@ import (
 )
 
 // PlotDir (re)draws every plot whose data is in an output folder, from its
-// CSV tables: the gossip propagation curve (gossip_propagation.csv) and the
-// first-delivery latency CDF (gossip_latency.csv). It returns an error if
-// the folder holds no plottable data.
+// CSV tables: the gossip propagation curve (gossip_propagation.csv), the
+// first-delivery latency CDF (gossip_latency.csv), the DHT lookup latency
+// CDF (dht_lookup_latency.csv) and hop histogram (dht_hops.csv). It returns
+// an error if the folder holds no plottable data.
 func PlotDir(dir, name string) error {
 	drawn := 0
 	curvePath := filepath.Join(dir, "gossip_propagation.csv")
@@ -34,8 +35,33 @@ func PlotDir(dir, name string) error {
 		}
 		drawn++
 	}
+	if p := filepath.Join(dir, "dht_lookup_latency.csv"); exists(p) {
+		lat, err := ReadColumnCSV(p, "latency_ms")
+		if err != nil {
+			return err
+		}
+		if err := PlotCDF(lat, "DHT lookup latency: "+name, "lookup latency (ms)", filepath.Join(dir, "dht_lookup_cdf")); err != nil {
+			return err
+		}
+		drawn++
+	}
+	if p := filepath.Join(dir, "dht_hops.csv"); exists(p) {
+		hops, err := ReadColumnCSV(p, "hops")
+		if err != nil {
+			return err
+		}
+		if err := PlotHistogram(hops, "DHT lookup hops: "+name, "hops", filepath.Join(dir, "dht_hops")); err != nil {
+			return err
+		}
+		drawn++
+	}
 	if drawn == 0 {
-		return errors.New(dir + ": nothing to plot (no gossip_propagation.csv or gossip_latency.csv)")
+		return errors.New(dir + ": nothing to plot (no gossip_*.csv or dht_*.csv tables)")
 	}
 	return nil
+}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }

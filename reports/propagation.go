@@ -205,20 +205,32 @@ func ReadCurveCSV(path string) (Curve, error) {
 // WriteLatenciesCSV writes latMs, sorted ascending, to dir/name as one column
 // latency_ms with 3 decimals. latMs itself is left as it was.
 func WriteLatenciesCSV(dir, name string, latMs []float64) error {
-	s := slices.Clone(latMs)
-	slices.Sort(s)
-	rows := make([][]string, len(s))
-	for i, x := range s {
-		rows[i] = []string{formatFloat3(x)}
-	}
-	return WriteCSV(dir, name, latencyHeader, rows)
+	return WriteColumnCSV(dir, name, latencyHeader[0], latMs)
 }
 
 // ReadLatenciesCSV reads a latencies CSV written by WriteLatenciesCSV. Errors
 // name the file and line.
 func ReadLatenciesCSV(path string) ([]float64, error) {
+	return ReadColumnCSV(path, latencyHeader[0])
+}
+
+// WriteColumnCSV writes one sorted column of numbers, headed column, to
+// dir/name (3 decimals).
+func WriteColumnCSV(dir, name, column string, xs []float64) error {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	rows := make([][]string, len(s))
+	for i, x := range s {
+		rows[i] = []string{formatFloat3(x)}
+	}
+	return WriteCSV(dir, name, []string{column}, rows)
+}
+
+// ReadColumnCSV reads a CSV written by WriteColumnCSV with that column
+// name. Errors name the file and line.
+func ReadColumnCSV(path, column string) ([]float64, error) {
 	var out []float64
-	err := readFloatCSV(path, latencyHeader, func(_ int, v []float64) error {
+	err := readFloatCSV(path, []string{column}, func(_ int, v []float64) error {
 		out = append(out, v[0])
 		return nil
 	})
