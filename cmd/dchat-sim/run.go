@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"runtime/pprof"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -134,7 +135,12 @@ func newProgress(w io.Writer, sc *scenarios.Scenario, quiet bool) (func(scenario
 	if isTerminal(w) {
 		var bar *mpb.Bar
 		var p *mpb.Progress
+		// The bar draws on its own goroutine: share the latest figures
+		// through atomics.
+		var simMS, events atomic.Int64
 		return func(pr scenarios.Progress) {
+				simMS.Store(int64(pr.Sim / time.Millisecond))
+				events.Store(int64(pr.Events))
 				// Only runs longer than a moment get a bar.
 				if bar == nil {
 					if time.Since(start) < 2*time.Second {
@@ -144,10 +150,10 @@ func newProgress(w io.Writer, sc *scenarios.Scenario, quiet bool) (func(scenario
 					bar = p.AddBar(total,
 						mpb.PrependDecorators(decor.Name(sc.Name+" "), decor.Percentage()),
 						mpb.AppendDecorators(decor.Any(func(decor.Statistics) string {
-							return fmt.Sprintf("sim %v  %.1fM events", pr.Sim.Truncate(time.Millisecond), float64(pr.Events)/1e6)
+							return fmt.Sprintf("sim %v  %.1fM events", time.Duration(simMS.Load())*time.Millisecond, float64(events.Load())/1e6)
 						}), decor.Name(" "), decor.Elapsed(decor.ET_STYLE_GO)))
 				}
-				bar.SetCurrent(int64(pr.Sim / time.Millisecond))
+				bar.SetCurrent(simMS.Load())
 			}, func() {
 				if bar != nil {
 					bar.SetCurrent(total)
