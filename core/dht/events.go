@@ -1,0 +1,118 @@
+package dht
+
+import (
+	"encoding/hex"
+	"net/netip"
+	"time"
+
+	"github.com/dchat/network/core/identity"
+)
+
+// HexKey is a DHT key that prints (and marshals) as hex.
+type HexKey identity.Key
+
+// MarshalText implements encoding.TextMarshaler.
+func (k HexKey) MarshalText() ([]byte, error) { return []byte(hex.EncodeToString(k[:])), nil }
+
+// String returns the key in hex.
+func (k HexKey) String() string { return hex.EncodeToString(k[:]) }
+
+// Lookup purposes reported in LookupDone.Purpose.
+const (
+	PurposeUser      = "user"
+	PurposePeer      = "peer"
+	PurposeValue     = "value"
+	PurposePut       = "put"
+	PurposeBootstrap = "bootstrap"
+	PurposeRefresh   = "refresh"
+)
+
+// LookupDone is observed when a lookup ends, whatever its purpose.
+type LookupDone struct {
+	Target  HexKey `json:"target"`
+	Purpose string `json:"purpose"`
+	OK      bool   `json:"ok"`
+	// Found is the number of peers returned.
+	Found int `json:"found"`
+	// Value is set when a FIND_VALUE lookup returned a valid record.
+	Value bool `json:"value,omitempty"`
+	// Hops is the longest chain of responses that led to the result: a
+	// peer from the own table answering is hop 1, a peer it named hop 2...
+	Hops int `json:"hops"`
+	// Messages is the number of requests the lookup sent.
+	Messages int           `json:"messages"`
+	Latency  time.Duration `json:"latency_ns"`
+}
+
+// Kind implements core.Event.
+func (LookupDone) Kind() string { return "dht.lookup" }
+
+// BootstrapDone is observed when a bootstrap ends: bootstrap peers
+// contacted, self-lookup and bucket refreshes done. OK is false when no
+// bootstrap peer answered.
+type BootstrapDone struct {
+	Took      time.Duration `json:"took_ns"`
+	TableSize int           `json:"table_size"`
+	OK        bool          `json:"ok"`
+}
+
+// Kind implements core.Event.
+func (BootstrapDone) Kind() string { return "dht.bootstrap" }
+
+// PeerAdded is observed when a peer enters the routing table.
+type PeerAdded struct {
+	Peer identity.PeerID `json:"peer"`
+	Addr netip.AddrPort  `json:"addr"`
+}
+
+// Kind implements core.Event.
+func (PeerAdded) Kind() string { return "dht.add" }
+
+// PeerEvicted is observed when a peer leaves the routing table.
+type PeerEvicted struct {
+	Peer   identity.PeerID `json:"peer"`
+	Addr   netip.AddrPort  `json:"addr"`
+	Reason string          `json:"reason"`
+}
+
+// Kind implements core.Event.
+func (PeerEvicted) Kind() string { return "dht.evict" }
+
+// Eviction reasons.
+const (
+	// EvictUnresponsive: MaxFailures consecutive requests went unanswered.
+	EvictUnresponsive = "unresponsive"
+	// EvictPingFailed: the least recently seen entry of a full bucket did
+	// not answer the liveness ping (Kademlia §2.2).
+	EvictPingFailed = "ping-failed"
+)
+
+// PutDone is observed when a Put (or a republish) has sent its STOREs and
+// heard back: Stored of Tried peers kept the record.
+type PutDone struct {
+	Key    HexKey `json:"key"`
+	Stored int    `json:"stored"`
+	Tried  int    `json:"tried"`
+}
+
+// Kind implements core.Event.
+func (PutDone) Kind() string { return "dht.put" }
+
+// Drop reasons for DHT input (observed as core.Drop).
+const (
+	// ReasonMalformed: the datagram does not decode.
+	ReasonMalformed = "malformed"
+	// ReasonUnsolicited: a response with an unknown request ID, from
+	// another address than the request went to, or of a kind that does
+	// not answer the request (e.g. VALUE to FIND_NODE).
+	ReasonUnsolicited = "unsolicited"
+	// ReasonOversized: a NODES list longer than k.
+	ReasonOversized = "oversized"
+	// ReasonInvalidPeer: a sender or NODES entry with a zero ID, the
+	// receiver's own ID, a duplicated ID or an unusable address; or a
+	// responder whose ID is not the one asked.
+	ReasonInvalidPeer = "invalid-peer"
+	// ReasonBadRecord: a record with a bad signature, expired, with an
+	// expiry beyond the TTL or under another key than asked.
+	ReasonBadRecord = "bad-record"
+)

@@ -1,0 +1,473 @@
+package dht
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/dchat/network/core"
+	"github.com/dchat/network/core/identity"
+	"github.com/dchat/network/core/wire"
+)
+
+// ErrValueTooLarge is returned by Put for a value over Config.MaxValue.
+var ErrValueTooLarge = errors.New("dht: value too large")
+
+// LookupResult is the outcome of a lookup, passed to its callback.
+type LookupResult struct {
+	Target  identity.Key
+	Purpose string
+	// OK: for FIND_NODE, some peer answered and the lookup converged
+	// before its deadline; for FIND_VALUE, a valid record was found.
+	OK bool
+	// Peers are the up to k closest peers that answered, closest first.
+	Peers []PeerInfo
+	// Record is the record found by FindValue, or nil.
+	Record *Record
+	// Hops, Messages and Latency are as in LookupDone.
+	Hops     int
+	Messages int
+	Latency  time.Duration
+}
+
+type candState uint8
+
+const (
+	fresh candState = iota
+	inflight
+	answered
+	failed
+)
+
+// cand is a peer a lookup has heard of.
+type cand struct {
+	info  PeerInfo
+	key   identity.Key
+	state candState
+	depth int // hop of the answer that named it; 0 for the own table
+}
+
+// lookup is one iterative lookup (Kademlia §2.3).
+type lookup struct {
+	seq     uint64
+	target  identity.Key
+	purpose string
+	value   bool // FIND_VALUE
+	// peer, for FindPeer, is the peer looked for; found is its contact
+	// once a response named it (or it answered), at hop foundHop.
+	peer     identity.PeerID
+	found    *PeerInfo
+	foundHop int
+	// wide is set once an answer brought no candidate closer than the
+	// closest already known: from then on up to k requests are in flight
+	// (Kademlia §2.3: "resends the FIND_NODE to all of the k closest nodes
+	// it has not already queried").
+	wide     bool
+	start    time.Time
+	cands    []*cand // by XOR distance to target, then address
+	seen     map[identity.PeerID]bool
+	inflight int
+	messages int
+	record   *Record
+	recHop   int
+	deadline core.Timer
+	kick     core.Timer
+	done     bool
+	cb       func(LookupResult)
+}
+
+// add inserts a candidate in distance order, once per ID.
+func (lk *lookup) add(p PeerInfo, depth int, self identity.PeerID) {
+	if p.ID == self || lk.seen[p.ID] {
+		return
+	}
+	lk.seen[p.ID] = true
+	c := &cand{info: p, key: p.ID.Key(), depth: depth}
+	i, _ := slices.BinarySearchFunc(lk.cands, c, func(a, b *cand) int {
+		return compareDist(lk.target, a.key, b.key, a.info.Addr, b.info.Addr)
+	})
+	lk.cands = slices.Insert(lk.cands, i, c)
+}
+
+// Lookup starts an iterative FIND_NODE lookup of target (a local command).
+// done, if not nil, is called with the result when it ends, always from a
+// later event (never from within Lookup); a LookupDone is observed too.
+func (d *DHT) Lookup(now time.Time, target identity.Key, done func(LookupResult)) error {
+	_, err := d.startLookup(now, target, PurposeUser, false, done)
+	return err
+}
+
+// FindValue starts an iterative FIND_VALUE lookup of key, which ends as
+// soon as a valid record arrives (or is held locally). done is called as
+// for Lookup; Result.Record is the record, or nil.
+func (d *DHT) FindValue(now time.Time, key identity.Key, done func(LookupResult)) error {
+	_, err := d.startLookup(now, key, PurposeValue, true, done)
+	return err
+}
+
+// FindPeer looks up a peer's contact (a local command): an iterative
+// FIND_NODE lookup of the peer's key that ends as soon as an answer names
+// the peer (or the peer itself answers), as libp2p's FindPeer does. The own
+// routing table does not count: the answer always comes from the network.
+// Result.Peers then starts with the peer; OK is false if it was not found.
+func (d *DHT) FindPeer(now time.Time, id identity.PeerID, done func(LookupResult)) error {
+	lk, err := d.startLookup(now, id.Key(), PurposePeer, false, done)
+	if err == nil {
+		lk.peer = id
+	}
+	return err
+}
+
+func (d *DHT) startLookup(now time.Time, target identity.Key, purpose string, value bool, cb func(LookupResult)) (*lookup, error) {
+	if !d.running {
+		return nil, ErrNotRunning
+	}
+	d.lookupSeq++
+	lk := &lookup{seq: d.lookupSeq, target: target, purpose: purpose, value: value, start: now,
+		seen: make(map[identity.PeerID]bool), cb: cb}
+	d.lookups[lk.seq] = lk
+	d.table.Touch(target, now)
+	for _, p := range d.table.Closest(target, d.cfg.K) {
+		lk.add(p, 0, d.self)
+	}
+	clock := d.node.Env().Clock
+	lk.deadline = clock.AfterFunc(d.cfg.LookupTimeout, func() { d.onLookupDeadline(lk) })
+	lk.kick = clock.AfterFunc(0, func() { d.onLookupStart(lk) })
+	return lk, nil
+}
+
+func (d *DHT) onLookupStart(lk *lookup) {
+	if lk.done {
+		return
+	}
+	now := d.node.Env().Clock.Now()
+	if lk.value {
+		if rec, ok := d.localRecord(now, lk.target); ok {
+			lk.record = &rec
+		}
+	}
+	d.step(now, lk)
+}
+
+func (d *DHT) onLookupDeadline(lk *lookup) {
+	if !lk.done {
+		d.finish(d.node.Env().Clock.Now(), lk, false)
+	}
+}
+
+// step sends requests and decides the end. The stop rule: the lookup ends
+// when the k (Config.Converge) closest candidates not known to have failed
+// have all answered
+// (or, for FIND_VALUE, when a valid record arrived). Up to alpha requests
+// are in flight, always to the closest candidates not yet asked.
+func (d *DHT) step(now time.Time, lk *lookup) {
+	if lk.done {
+		return
+	}
+	if lk.record != nil || lk.found != nil {
+		d.finish(now, lk, true)
+		return
+	}
+	window := d.cfg.Converge
+	if lk.purpose == PurposeRefresh && d.cfg.RefreshConverge > 0 {
+		window = min(d.cfg.RefreshConverge, d.cfg.K)
+	}
+	if window == 0 {
+		window = d.cfg.K
+	}
+	active, complete, heard := 0, true, false
+	for _, c := range lk.cands {
+		if active == window {
+			break
+		}
+		switch c.state {
+		case failed:
+			continue
+		case fresh:
+			complete = false
+			if lk.inflight < d.cfg.Alpha || (lk.wide && lk.inflight < d.cfg.K) {
+				d.query(now, lk, c)
+				if c.state == failed {
+					continue
+				}
+			}
+		case inflight:
+			complete = false
+		case answered:
+			heard = true
+		}
+		active++
+	}
+	if complete {
+		d.finish(now, lk, heard && !lk.value && lk.peer.IsZero())
+	}
+}
+
+// query sends the lookup's request to c.
+func (d *DHT) query(now time.Time, lk *lookup, c *cand) {
+	kind := wire.KindFindNode
+	if lk.value {
+		kind = wire.KindFindValue
+	}
+	r := d.newRequest(now, kind, c.info.Addr, c.info.ID, forLookup)
+	if r == nil {
+		c.state = failed
+		return
+	}
+	r.lk, r.c, r.target = lk, c, lk.target
+	c.state = inflight
+	lk.inflight++
+	lk.messages++
+	if lk.value {
+		m := wire.FindValue{DHTHeader: d.header(r.id), Key: lk.target}
+		d.node.Send(r.to, m.AppendPacket(nil))
+	} else {
+		m := wire.FindNode{DHTHeader: d.header(r.id), Target: lk.target}
+		d.node.Send(r.to, m.AppendPacket(nil))
+	}
+}
+
+func (d *DHT) lookupAnswered(now time.Time, lk *lookup, c *cand, peers []PeerInfo, rec *Record) {
+	c.state = answered
+	lk.inflight--
+	if lk.done {
+		return
+	}
+	hop := c.depth + 1
+	if rec != nil && lk.record == nil {
+		lk.record, lk.recHop = rec, hop
+	}
+	var closest *cand
+	if len(lk.cands) > 0 {
+		closest = lk.cands[0]
+	}
+	for _, p := range peers {
+		lk.add(p, hop, d.self)
+		if !lk.peer.IsZero() && p.ID == lk.peer && lk.found == nil {
+			lk.found, lk.foundHop = &p, hop
+		}
+	}
+	if !lk.peer.IsZero() && c.info.ID == lk.peer && lk.found == nil {
+		lk.found, lk.foundHop = &c.info, c.depth
+	}
+	if closest != nil && lk.cands[0] == closest {
+		lk.wide = true
+	}
+	d.step(now, lk)
+}
+
+func (d *DHT) lookupFailed(now time.Time, lk *lookup, c *cand) {
+	c.state = failed
+	lk.inflight--
+	d.step(now, lk)
+}
+
+// finish ends lk: observe LookupDone and call back.
+func (d *DHT) finish(now time.Time, lk *lookup, ok bool) {
+	lk.done = true
+	lk.deadline.Stop()
+	lk.kick.Stop()
+	delete(d.lookups, lk.seq)
+	res := LookupResult{Target: lk.target, Purpose: lk.purpose, OK: ok, Messages: lk.messages, Latency: now.Sub(lk.start)}
+	for _, c := range lk.cands {
+		if len(res.Peers) == d.cfg.K {
+			break
+		}
+		if c.state == answered {
+			res.Peers = append(res.Peers, c.info)
+			res.Hops = max(res.Hops, c.depth+1)
+		}
+	}
+	if lk.record != nil {
+		res.Record, res.Hops = lk.record, lk.recHop
+	}
+	if lk.found != nil {
+		res.Peers = slices.Insert(slices.DeleteFunc(res.Peers, func(p PeerInfo) bool { return p.ID == lk.peer }), 0, *lk.found)
+		if len(res.Peers) > d.cfg.K {
+			res.Peers = res.Peers[:d.cfg.K]
+		}
+		res.Hops = max(lk.foundHop, 1)
+	}
+	d.stats.Lookups++
+	if !ok {
+		d.stats.LookupsFailed++
+	}
+	d.node.Observe(now, LookupDone{Target: HexKey(lk.target), Purpose: lk.purpose, OK: ok, Found: len(res.Peers),
+		Value: res.Record != nil, Hops: res.Hops, Messages: res.Messages, Latency: res.Latency})
+	if lk.cb != nil {
+		lk.cb(res)
+	}
+}
+
+// BootstrapPeer is a peer to bootstrap from: its address and, if known, its
+// ID (a zero ID accepts whoever answers at Addr).
+type BootstrapPeer struct {
+	Addr netip.AddrPort
+	ID   identity.PeerID
+}
+
+type bootstrap struct {
+	start      time.Time
+	waiting    int // pings to bootstrap peers in flight
+	refreshing int // refresh lookups in flight
+	kick       core.Timer
+}
+
+// Bootstrap joins the network (a local command): ping the bootstrap peers
+// (those that answer enter the table), look up the own key, then refresh
+// the buckets farther than the closest neighbour that are not full (at most
+// BootstrapRefresh, closest first). BootstrapDone is observed at the end;
+// Bootstrapped then reports whether the table is non-empty. A new call
+// abandons an unfinished bootstrap.
+func (d *DHT) Bootstrap(now time.Time, peers []BootstrapPeer) error {
+	if !d.running {
+		return ErrNotRunning
+	}
+	if d.bs != nil && d.bs.kick != nil {
+		d.bs.kick.Stop()
+	}
+	bs := &bootstrap{start: now}
+	d.bs = bs
+	d.bootstrapped = false
+	for _, p := range peers {
+		if p.Addr == d.selfAddr || p.ID == d.self || !validAddr(p.Addr) {
+			continue
+		}
+		r := d.newRequest(now, wire.KindDHTPing, p.Addr, p.ID, forBootstrap)
+		if r == nil {
+			break
+		}
+		r.bs = bs
+		bs.waiting++
+		m := wire.DHTPing{DHTHeader: d.header(r.id)}
+		d.node.Send(r.to, m.AppendPacket(nil))
+	}
+	if bs.waiting == 0 {
+		bs.kick = d.node.Env().Clock.AfterFunc(0, func() { d.onBootstrapKick(bs) })
+	}
+	return nil
+}
+
+func (d *DHT) onBootstrapKick(bs *bootstrap) { d.bootstrapSelf(d.node.Env().Clock.Now(), bs) }
+
+func (d *DHT) bootstrapPinged(now time.Time, bs *bootstrap) {
+	if d.bs != bs {
+		return
+	}
+	if bs.waiting--; bs.waiting == 0 {
+		d.bootstrapSelf(now, bs)
+	}
+}
+
+func (d *DHT) bootstrapSelf(now time.Time, bs *bootstrap) {
+	if d.bs != bs || !d.running {
+		return
+	}
+	if d.table.Len() == 0 {
+		d.bootstrapDone(now, bs)
+		return
+	}
+	d.startLookup(now, d.table.Self(), PurposeBootstrap, false, func(LookupResult) { d.onBootstrapLookup(bs) })
+}
+
+func (d *DHT) onBootstrapLookup(bs *bootstrap) {
+	if d.bs != bs || !d.running {
+		return
+	}
+	now := d.node.Env().Clock.Now()
+	for i := d.table.deepest() - 1; i >= 0 && bs.refreshing < d.cfg.BootstrapRefresh; i-- {
+		if len(d.table.buckets[i].entries) >= d.cfg.K {
+			continue
+		}
+		if _, err := d.startLookup(now, d.table.RandomKeyIn(i, d.randomKey()), PurposeRefresh, false,
+			func(LookupResult) { d.onBootstrapRefresh(bs) }); err == nil {
+			bs.refreshing++
+		}
+	}
+	if bs.refreshing == 0 {
+		d.bootstrapDone(now, bs)
+	}
+}
+
+func (d *DHT) onBootstrapRefresh(bs *bootstrap) {
+	if d.bs != bs || !d.running {
+		return
+	}
+	if bs.refreshing--; bs.refreshing == 0 {
+		d.bootstrapDone(d.node.Env().Clock.Now(), bs)
+	}
+}
+
+func (d *DHT) bootstrapDone(now time.Time, bs *bootstrap) {
+	d.bs = nil
+	d.bootstrapped = d.table.Len() > 0
+	d.node.Observe(now, BootstrapDone{Took: now.Sub(bs.start), TableSize: d.table.Len(), OK: d.bootstrapped})
+}
+
+type putOp struct {
+	rec            Record
+	tried, stored  int
+	waiting        int
+	lookupFinished bool
+}
+
+// Put publishes value under key (a local command): the record is signed
+// with the node's identity, valid for RecordTTL, kept locally, and stored on
+// the k closest peers after a lookup of key. PutDone is observed when the
+// STOREs are answered. The node republishes it while it runs, when less
+// than half its TTL is left.
+func (d *DHT) Put(now time.Time, key identity.Key, value []byte) error {
+	if !d.running {
+		return ErrNotRunning
+	}
+	if len(value) > d.cfg.MaxValue {
+		return fmt.Errorf("%w: %d bytes, limit %d", ErrValueTooLarge, len(value), d.cfg.MaxValue)
+	}
+	d.publish(now, key, value)
+	return nil
+}
+
+func (d *DHT) publish(now time.Time, key identity.Key, value []byte) {
+	rec := SignRecord(d.node.Identity(), key, value, now.Add(d.cfg.RecordTTL))
+	d.own[key] = rec
+	d.records[key] = rec
+	op := &putOp{rec: rec}
+	d.startLookup(now, key, PurposePut, false, func(res LookupResult) { d.onPutLookup(op, res) })
+}
+
+func (d *DHT) onPutLookup(op *putOp, res LookupResult) {
+	if !d.running {
+		return
+	}
+	now := d.node.Env().Clock.Now()
+	for _, p := range res.Peers {
+		r := d.newRequest(now, wire.KindStore, p.Addr, p.ID, forStore)
+		if r == nil {
+			break
+		}
+		r.put = op
+		op.tried++
+		op.waiting++
+		m := wire.Store{DHTHeader: d.header(r.id), Record: op.rec.wire()}
+		d.node.Send(r.to, m.AppendPacket(nil))
+	}
+	op.lookupFinished = true
+	if op.waiting == 0 {
+		d.putDone(now, op)
+	}
+}
+
+func (d *DHT) putAcked(now time.Time, op *putOp, ok bool) {
+	if ok {
+		op.stored++
+	}
+	if op.waiting--; op.waiting == 0 && op.lookupFinished {
+		d.putDone(now, op)
+	}
+}
+
+func (d *DHT) putDone(now time.Time, op *putOp) {
+	d.node.Observe(now, PutDone{Key: HexKey(op.rec.Key), Stored: op.stored, Tried: op.tried})
+}

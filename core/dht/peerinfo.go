@@ -1,0 +1,76 @@
+package dht
+
+import (
+	"net/netip"
+	"time"
+
+	"github.com/dchat/network/core/identity"
+	"github.com/dchat/network/core/wire"
+)
+
+// Capabilities are what a peer says it can do. IsRelay and
+// SupportsNATTraversal travel as flags in every DHT header and NODES entry;
+// MaxBandwidth (bytes per second, 0 unknown) only in the header, i.e. it is
+// learnt first-hand.
+type Capabilities struct {
+	IsRelay              bool   `json:"relay,omitempty"`
+	SupportsNATTraversal bool   `json:"nat_traversal,omitempty"`
+	MaxBandwidth         uint64 `json:"max_bandwidth,omitempty"`
+}
+
+// Flags returns the wire flags for c.
+func (c Capabilities) Flags() uint8 {
+	var f uint8
+	if c.IsRelay {
+		f |= wire.DHTFlagRelay
+	}
+	if c.SupportsNATTraversal {
+		f |= wire.DHTFlagNATTraversal
+	}
+	return f
+}
+
+func capsFrom(flags uint8, bandwidth uint64) Capabilities {
+	return Capabilities{
+		IsRelay:              flags&wire.DHTFlagRelay != 0,
+		SupportsNATTraversal: flags&wire.DHTFlagNATTraversal != 0,
+		MaxBandwidth:         bandwidth,
+	}
+}
+
+// PeerInfo is what the routing table knows of a peer.
+type PeerInfo struct {
+	ID   identity.PeerID
+	Addr netip.AddrPort
+	// LastSeen is when the peer last answered one of our requests.
+	LastSeen time.Time
+	// RTT is an EWMA (weight 1/5) of the peer's measured round trips; 0 is
+	// unknown.
+	RTT time.Duration
+	// Reputation is in [-1, 1]: answers raise it, timeouts and lies lower
+	// it. 0 is neutral.
+	Reputation float64
+	Capabilities
+}
+
+// rttWeight is the EWMA weight of a new RTT sample.
+const rttWeight = 0.2
+
+func (p *PeerInfo) observeRTT(sample time.Duration) {
+	if sample <= 0 {
+		return
+	}
+	if p.RTT <= 0 {
+		p.RTT = sample
+		return
+	}
+	p.RTT = time.Duration((1-rttWeight)*float64(p.RTT) + rttWeight*float64(sample))
+}
+
+func (p *PeerInfo) reward() { p.Reputation = min(1, p.Reputation+0.1) }
+
+func (p *PeerInfo) punish() { p.Reputation = max(-1, p.Reputation-0.2) }
+
+func pubKey(id identity.PeerID) [wire.DHTIDLen]byte {
+	return [wire.DHTIDLen]byte(id.PublicKey())
+}

@@ -1,0 +1,437 @@
+package dht
+
+import (
+	"bytes"
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/dchat/network/core/identity"
+)
+
+// Buckets is the number of k-buckets: one per common-prefix length with
+// the own key, 0 (the farthest half of the key space) to 255.
+const Buckets = identity.KeyLen * 8
+
+// Outcome is the result of Table.Update.
+type Outcome int
+
+// Update outcomes.
+const (
+	// Added: the peer is new and went into its bucket.
+	Added Outcome = iota
+	// Updated: the peer was known; it moved to its bucket's tail.
+	Updated
+	// Full: the bucket is full. The newcomer went into the replacement
+	// cache; the caller should ping the returned oldest entry and, if it
+	// does not answer, Remove it (which promotes a replacement). Kademlia
+	// §2.2 and §4.1.
+	Full
+	// Rejected: the diversity limits refuse the peer's address.
+	Rejected
+	// Invalid: the own ID, a zero ID or an unusable address.
+	Invalid
+)
+
+// Diversity limits the peers from one network prefix, against eclipse and
+// routing-table poisoning (S/Kademlia, Baumgart and Mies 2007; IPFS's
+// go-libp2p-kbucket peerdiversity filter).
+type Diversity struct {
+	Enabled             bool
+	PerBucket, PerTable int
+	IPv4Bits, IPv6Bits  int
+}
+
+type entry struct {
+	PeerInfo
+	key      identity.Key
+	group    netip.Prefix
+	bucket   int
+	failures int
+}
+
+type bucket struct {
+	entries []*entry // least recently seen first
+	repl    []*entry // replacement cache, most recently seen last
+	touched time.Time
+}
+
+// Table is a Kademlia routing table (Kademlia §2.2): 256 buckets of at most
+// k peers by common-prefix length with the own key, each ordered from least
+// to most recently seen, with a replacement cache per bucket. It only
+// records what the caller tells it: the DHT calls Update for peers that
+// answered a request, never for peers merely mentioned in a NODES list.
+//
+// Concurrency: not safe for concurrent use.
+type Table struct {
+	self    identity.PeerID
+	selfKey identity.Key
+	k, repl int
+	div     Diversity
+	buckets [Buckets]bucket
+	index   map[identity.PeerID]*entry
+	groups  map[netip.Prefix]int
+	size    int
+	version uint64
+}
+
+// NewTable returns an empty table for self with bucket size k, replacement
+// caches of repl entries and the given diversity limits.
+func NewTable(self identity.PeerID, k, repl int, div Diversity) *Table {
+	return &Table{
+		self: self, selfKey: self.Key(), k: k, repl: repl, div: div,
+		index:  make(map[identity.PeerID]*entry),
+		groups: make(map[netip.Prefix]int),
+	}
+}
+
+// Len returns the number of peers in the table.
+func (t *Table) Len() int { return t.size }
+
+// Self returns the table owner's key.
+func (t *Table) Self() identity.Key { return t.selfKey }
+
+// Version changes whenever the table changes (membership, order, RTTs).
+func (t *Table) Version() uint64 { return t.version }
+
+// BucketIndex returns the bucket of key: its common-prefix length with the
+// own key, or -1 for the own key.
+func (t *Table) BucketIndex(key identity.Key) int {
+	i := identity.Xor(t.selfKey, key).CommonPrefixLen()
+	if i >= Buckets {
+		return -1
+	}
+	return i
+}
+
+// Bucket returns copies of bucket i's peers, least recently seen first.
+func (t *Table) Bucket(i int) []PeerInfo {
+	out := make([]PeerInfo, len(t.buckets[i].entries))
+	for j, e := range t.buckets[i].entries {
+		out[j] = e.PeerInfo
+	}
+	return out
+}
+
+// Replacements returns copies of bucket i's replacement cache, most
+// recently seen last.
+func (t *Table) Replacements(i int) []PeerInfo {
+	out := make([]PeerInfo, len(t.buckets[i].repl))
+	for j, e := range t.buckets[i].repl {
+		out[j] = e.PeerInfo
+	}
+	return out
+}
+
+// Get returns the table's entry for id.
+func (t *Table) Get(id identity.PeerID) (PeerInfo, bool) {
+	if e := t.index[id]; e != nil {
+		return e.PeerInfo, true
+	}
+	return PeerInfo{}, false
+}
+
+// group returns the diversity group of addr.
+func (t *Table) group(addr netip.Addr) netip.Prefix {
+	bits := t.div.IPv4Bits
+	if !addr.Is4() {
+		bits = t.div.IPv6Bits
+	}
+	p, _ := addr.Prefix(bits)
+	return p
+}
+
+// validAddr reports whether addr may be a peer's address.
+func validAddr(ap netip.AddrPort) bool {
+	a := ap.Addr()
+	return ap.IsValid() && ap.Port() != 0 && !a.IsUnspecified() && !a.IsMulticast() && !a.Is4In6()
+}
+
+// Admissible reports whether a new peer at addr would pass the diversity
+// limits of key's bucket and of the table (it may still find the bucket
+// full).
+func (t *Table) Admissible(key identity.Key, addr netip.AddrPort) bool {
+	i := t.BucketIndex(key)
+	return i >= 0 && validAddr(addr) && t.diverse(i, t.group(addr.Addr()), nil)
+}
+
+func (t *Table) diverse(i int, g netip.Prefix, skip *entry) bool {
+	if !t.div.Enabled {
+		return true
+	}
+	if t.groups[g] >= t.div.PerTable {
+		return false
+	}
+	n := 0
+	for _, e := range t.buckets[i].entries {
+		if e != skip && e.group == g {
+			n++
+		}
+	}
+	return n < t.div.PerBucket
+}
+
+// Update records that peer p answered a request of ours at now, with the
+// measured rtt (0 if none). It returns what happened and, for Full, the
+// bucket's least recently seen entry, which the caller should ping.
+func (t *Table) Update(now time.Time, p PeerInfo, rtt time.Duration) (Outcome, PeerInfo) {
+	if p.ID.IsZero() || p.ID == t.self || !validAddr(p.Addr) {
+		return Invalid, PeerInfo{}
+	}
+	if e := t.index[p.ID]; e != nil {
+		if e.Addr != p.Addr {
+			// Moved: it answered at the new address. Re-admit it there.
+			old := e.PeerInfo
+			t.remove(e)
+			p.RTT, p.Reputation = 0, old.Reputation
+		} else {
+			e.LastSeen = now
+			e.Capabilities = p.Capabilities
+			e.observeRTT(rtt)
+			e.reward()
+			e.failures = 0
+			b := &t.buckets[e.bucket]
+			if j := slices.Index(b.entries, e); j >= 0 && j != len(b.entries)-1 {
+				copy(b.entries[j:], b.entries[j+1:])
+				b.entries[len(b.entries)-1] = e
+			}
+			t.version++
+			return Updated, PeerInfo{}
+		}
+	}
+	key := p.ID.Key()
+	i := t.BucketIndex(key)
+	g := t.group(p.Addr.Addr())
+	if !t.diverse(i, g, nil) {
+		return Rejected, PeerInfo{}
+	}
+	p.LastSeen = now
+	p.observeRTT(rtt)
+	e := &entry{PeerInfo: p, key: key, group: g, bucket: i}
+	b := &t.buckets[i]
+	if len(b.entries) < t.k {
+		t.insert(e)
+		return Added, PeerInfo{}
+	}
+	t.addReplacement(b, e)
+	return Full, b.entries[0].PeerInfo
+}
+
+func (t *Table) insert(e *entry) {
+	b := &t.buckets[e.bucket]
+	b.entries = append(b.entries, e)
+	if j := slices.IndexFunc(b.repl, func(r *entry) bool { return r.ID == e.ID }); j >= 0 {
+		b.repl = slices.Delete(b.repl, j, j+1)
+	}
+	t.index[e.ID] = e
+	t.groups[e.group]++
+	t.size++
+	t.version++
+}
+
+func (t *Table) addReplacement(b *bucket, e *entry) {
+	if j := slices.IndexFunc(b.repl, func(r *entry) bool { return r.ID == e.ID }); j >= 0 {
+		b.repl = slices.Delete(b.repl, j, j+1)
+	}
+	if t.repl == 0 {
+		return
+	}
+	if len(b.repl) >= t.repl {
+		b.repl = slices.Delete(b.repl, 0, 1)
+	}
+	b.repl = append(b.repl, e)
+}
+
+func (t *Table) remove(e *entry) {
+	b := &t.buckets[e.bucket]
+	if j := slices.Index(b.entries, e); j >= 0 {
+		b.entries = slices.Delete(b.entries, j, j+1)
+	}
+	delete(t.index, e.ID)
+	if t.groups[e.group]--; t.groups[e.group] <= 0 {
+		delete(t.groups, e.group)
+	}
+	t.size--
+	t.version++
+}
+
+// Fail records an unanswered request to id and returns its consecutive
+// failures (0 if id is not in the table).
+func (t *Table) Fail(id identity.PeerID) int {
+	e := t.index[id]
+	if e == nil {
+		return 0
+	}
+	e.failures++
+	e.punish()
+	return e.failures
+}
+
+// Remove takes id out of the table and promotes the most recently seen
+// replacement of its bucket that passes the diversity limits. It returns
+// the removed entry and the promoted one, if any.
+func (t *Table) Remove(id identity.PeerID) (removed PeerInfo, promoted PeerInfo, ok, didPromote bool) {
+	e := t.index[id]
+	if e == nil {
+		return PeerInfo{}, PeerInfo{}, false, false
+	}
+	t.remove(e)
+	b := &t.buckets[e.bucket]
+	for j := len(b.repl) - 1; j >= 0; j-- {
+		r := b.repl[j]
+		if t.index[r.ID] != nil {
+			b.repl = slices.Delete(b.repl, j, j+1)
+			continue
+		}
+		if t.diverse(r.bucket, r.group, nil) {
+			t.insert(r) // also removes it from the cache
+			return e.PeerInfo, r.PeerInfo, true, true
+		}
+	}
+	return e.PeerInfo, PeerInfo{}, true, false
+}
+
+// replacement reports whether id waits in its bucket's replacement cache.
+func (t *Table) replacement(id identity.PeerID) bool {
+	i := t.BucketIndex(id.Key())
+	return i >= 0 && slices.ContainsFunc(t.buckets[i].repl, func(r *entry) bool { return r.ID == id })
+}
+
+// Closest returns up to n peers closest to key by XOR distance, closest
+// first (ties, which need equal keys, by address). It visits buckets in
+// distance order: key's own bucket c (whose peers share at least c+1 bits
+// with key), then all buckets above c (exactly c bits), then c-1, c-2...
+func (t *Table) Closest(key identity.Key, n int) []PeerInfo {
+	if n <= 0 || t.size == 0 {
+		return nil
+	}
+	var got []*entry
+	c := identity.Xor(t.selfKey, key).CommonPrefixLen()
+	if c < Buckets {
+		got = append(got, t.buckets[c].entries...)
+	}
+	if len(got) < n {
+		for i := c + 1; i < Buckets; i++ {
+			got = append(got, t.buckets[i].entries...)
+		}
+	}
+	for i := min(c, Buckets) - 1; i >= 0 && len(got) < n; i-- {
+		got = append(got, t.buckets[i].entries...)
+	}
+	// Keep the n closest in a sorted array: most entries lose against
+	// the current n-th with one comparison.
+	less := func(a, b distEntry) int {
+		if c := a.d.Cmp(b.d); c != 0 {
+			return c
+		}
+		return a.e.Addr.Compare(b.e.Addr)
+	}
+	ds := make([]distEntry, 0, min(n, len(got)))
+	for _, e := range got {
+		de := distEntry{identity.Xor(key, e.key), e}
+		if len(ds) == n && less(de, ds[n-1]) >= 0 {
+			continue
+		}
+		i, _ := slices.BinarySearchFunc(ds, de, less)
+		if len(ds) == n {
+			ds = ds[:n-1]
+		}
+		ds = slices.Insert(ds, i, de)
+	}
+	out := make([]PeerInfo, len(ds))
+	for i, de := range ds {
+		out[i] = de.e.PeerInfo
+	}
+	return out
+}
+
+type distEntry struct {
+	d identity.Distance
+	e *entry
+}
+
+// compareDist orders a and b by XOR distance to target, then by address.
+func compareDist(target, a, b identity.Key, aa, ab netip.AddrPort) int {
+	if c := identity.Xor(target, a).Cmp(identity.Xor(target, b)); c != 0 {
+		return c
+	}
+	return aa.Compare(ab)
+}
+
+// Peers returns every peer in a deterministic order that spreads over the
+// key space: round-robin over the non-empty buckets from the closest
+// (highest index) down, each bucket least recently seen first; at most n
+// peers (n <= 0: all).
+func (t *Table) Peers(n int) []PeerInfo {
+	if n <= 0 || n > t.size {
+		n = t.size
+	}
+	out := make([]PeerInfo, 0, n)
+	for round := 0; len(out) < n; round++ {
+		added := false
+		for i := Buckets - 1; i >= 0 && len(out) < n; i-- {
+			if es := t.buckets[i].entries; round < len(es) {
+				out = append(out, es[round].PeerInfo)
+				added = true
+			}
+		}
+		if !added {
+			break
+		}
+	}
+	return out
+}
+
+// Touch marks the bucket of key as looked up at now (Kademlia §2.4).
+func (t *Table) Touch(key identity.Key, now time.Time) {
+	if i := t.BucketIndex(key); i >= 0 {
+		t.buckets[i].touched = now
+	}
+}
+
+// TouchAll marks every bucket as looked up at now.
+func (t *Table) TouchAll(now time.Time) {
+	for i := range t.buckets {
+		t.buckets[i].touched = now
+	}
+}
+
+// Stale returns, in increasing order, the indexes of buckets up to the
+// closest non-empty one that no lookup went into since now-interval.
+func (t *Table) Stale(now time.Time, interval time.Duration) []int {
+	var out []int
+	for i := 0; i <= t.deepest(); i++ {
+		if now.Sub(t.buckets[i].touched) >= interval {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// deepest returns the highest non-empty bucket index, -1 if none.
+func (t *Table) deepest() int {
+	for i := Buckets - 1; i >= 0; i-- {
+		if len(t.buckets[i].entries) > 0 {
+			return i
+		}
+	}
+	return -1
+}
+
+// RandomKeyIn returns a key in bucket i's range: sharing exactly i leading
+// bits with the own key, the rest from rnd (32 random bytes).
+func (t *Table) RandomKeyIn(i int, rnd [identity.KeyLen]byte) identity.Key {
+	k := identity.Key(rnd)
+	for bit := 0; bit <= i; bit++ {
+		byteI, mask := bit/8, byte(0x80>>(bit%8))
+		want := t.selfKey[byteI] & mask
+		if bit == i {
+			want ^= mask
+		}
+		k[byteI] = k[byteI]&^mask | want
+	}
+	return k
+}
+
+// keyLess orders keys bytewise (for deterministic ties).
+func keyLess(a, b identity.Key) int { return bytes.Compare(a[:], b[:]) }
