@@ -2,9 +2,13 @@ package reports
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 )
+
+// ErrNothingToPlot is returned by PlotDir for a folder without plot data.
+var ErrNothingToPlot = errors.New("nothing to plot")
 
 // PlotDir (re)draws every plot whose data is in an output folder, from its
 // CSV tables: the gossip propagation curve (gossip_propagation.csv), the
@@ -56,7 +60,7 @@ func PlotDir(dir, name string) error {
 		drawn++
 	}
 	if drawn == 0 {
-		return errors.New(dir + ": nothing to plot (no gossip_*.csv or dht_*.csv tables)")
+		return fmt.Errorf("%s: %w (no gossip_*.csv or dht_*.csv tables)", dir, ErrNothingToPlot)
 	}
 	return nil
 }

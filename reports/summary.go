@@ -94,7 +94,10 @@ type GossipSection struct {
 // DHTSection summarises DHT lookups and bootstrap. A lookup succeeds when
 // the peer it looked for is among its results.
 type DHTSection struct {
-	Lookups           int         `json:"lookups"`
+	Lookups int `json:"lookups"`
+	// Unfinished lookups were still running when the run ended; they count
+	// as failures in SuccessRatio.
+	Unfinished        int         `json:"unfinished,omitempty"`
 	Succeeded         int         `json:"succeeded"`
 	SuccessRatio      float64     `json:"success_ratio"`
 	LatencyMs         Percentiles `json:"latency_ms"`
