@@ -52,6 +52,7 @@ type runner struct {
 	pingers []*health.Pinger
 	ids     []*identity.Identity
 	gossip  *gossipRun
+	dht     *dhtRun
 	trace   *reports.TraceWriter
 	file    *os.File
 	col     collector
@@ -107,6 +108,12 @@ func newRunner(sc *Scenario, opts RunOptions) (*runner, error) {
 			return nil, err
 		}
 		r.ids[i] = id
+	}
+	if sc.usesDHT() {
+		if err := r.setupDHT(); err != nil {
+			r.closeTrace()
+			return nil, err
+		}
 	}
 	if sc.usesGossip() {
 		if err := r.setupGossip(); err != nil {
@@ -222,6 +229,9 @@ func (r *runner) buildNode(i int) error {
 		return err
 	}
 	r.pingers[i] = p
+	if err := r.attachDHT(i, node); err != nil {
+		return err
+	}
 	if err := r.attachGossip(i, node); err != nil {
 		return err
 	}
@@ -243,6 +253,7 @@ func (r *runner) run() (*reports.Summary, error) {
 	for i := range w.Len() {
 		w.Node(i).Start(now)
 	}
+	r.scheduleJoins()
 	if err := r.schedule(); err != nil {
 		return nil, err
 	}
@@ -281,6 +292,21 @@ func (r *runner) schedule() error {
 	eng := w.Engine()
 	n := sc.Nodes.Count
 	for wi, wl := range sc.Workload {
+		if wl.Lookups != nil {
+			from, err := wl.Lookups.From.Resolve(n)
+			if err != nil {
+				return fmt.Errorf("%s: workload[%d].lookups.from: %w", sc.File, wi, err)
+			}
+			round := lookupRound{r: r, from: from, work: wl.Lookups, index: wi}
+			for k := range max(wl.Count, 1) {
+				at := time.Duration(wl.At) + time.Duration(k)*time.Duration(wl.Every)
+				if at >= time.Duration(sc.Duration) {
+					break
+				}
+				eng.Schedule(at, round, 0, nil)
+			}
+			continue
+		}
 		if wl.Publish != nil {
 			from, err := wl.Publish.From.Resolve(n)
 			if err != nil {
@@ -390,6 +416,9 @@ func (r *runner) restart(victims []int, keep bool) {
 		}
 		node := r.w.Node(i)
 		r.w.Restart(i, node)
+		if r.dht != nil {
+			r.bootstrapNode(i)
+		}
 	}
 }
 

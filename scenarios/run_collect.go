@@ -1,6 +1,7 @@
 package scenarios
 
 import (
+	"errors"
 	"math/rand/v2"
 	"path/filepath"
 	"slices"
@@ -33,6 +34,7 @@ type collector struct {
 	byRegion               map[[2]string]*regionPair
 	busy                   uint64
 	publishErrors          uint64
+	dhtErrors              uint64
 	wrand                  []*rand.Rand
 	prand                  map[int]*rand.Rand
 }
@@ -69,6 +71,7 @@ func (r *runner) publishRand(wi int) *rand.Rand {
 func (r *runner) observe(now time.Time, node int, ev core.Event) {
 	r.trace.Write(now, node, ev)
 	r.observeGossip(now, node, ev)
+	r.observeDHT(node, ev)
 	switch e := ev.(type) {
 	case health.PingSent:
 		r.col.pingSent++
@@ -153,6 +156,7 @@ func (r *runner) summary(wall float64, peak uint64) *reports.Summary {
 		s.Ping = ps
 	}
 	s.Gossip = r.gossipSummary(st.Bytes)
+	s.DHT = r.dhtSummary()
 	return s
 }
 
@@ -170,6 +174,14 @@ func (r *runner) writeOutputs(s *reports.Summary) error {
 	}
 	if err := r.writeGossipOutputs(dir); err != nil {
 		return err
+	}
+	if err := r.writeDHTOutputs(dir); err != nil {
+		return err
+	}
+	if r.sc.wants("plots") && (r.gossip != nil || r.dht != nil) {
+		if err := reports.PlotDir(dir, r.sc.Name); err != nil && !errors.Is(err, reports.ErrNothingToPlot) {
+			return err
+		}
 	}
 	if !sc.wants("csv") {
 		return nil

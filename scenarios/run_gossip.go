@@ -59,6 +59,11 @@ func (r *runner) setupGossip() error {
 	if g.verify, err = gossip.NewVerifyCache(1<<16, gossip.Ed25519Verifier{}); err != nil {
 		return err
 	}
+	g.nodes = make([]*gossip.Gossip, n)
+	r.gossip = g
+	if sc.Topology.Model == TopologyDHT {
+		return nil // peers come from the DHT
+	}
 	adj := sim.RandomGraph(sc.Seed, n, sc.Topology.Degree)
 	g.peers = make([]gossip.StaticPeers, n)
 	for i, nb := range adj {
@@ -68,8 +73,6 @@ func (r *runner) setupGossip() error {
 		}
 		g.peers[i] = ps
 	}
-	g.nodes = make([]*gossip.Gossip, n)
-	r.gossip = g
 	return nil
 }
 
@@ -82,7 +85,7 @@ func (r *runner) attachGossip(i int, node *core.Node) error {
 	cfg := gossip.FromCore(r.sc.Protocol)
 	// How many hops push at full fanout depends on the network's size.
 	cfg.EagerHops = gossip.EagerHopsFor(r.sc.Nodes.Count, cfg.Fanout)
-	gs, err := gossip.New(node, cfg, r.gossip.peers[i], r.gossip.verify)
+	gs, err := gossip.New(node, cfg, r.gossipPeers(i), r.gossip.verify)
 	if err != nil {
 		return err
 	}
@@ -281,9 +284,6 @@ func (r *runner) writeGossipOutputs(dir string) error {
 				return err
 			}
 		}
-	}
-	if r.sc.wants("plots") {
-		return reports.PlotDir(dir, r.sc.Name)
 	}
 	return nil
 }

@@ -209,9 +209,12 @@ func printSummary(w io.Writer, s *reports.Summary, out string) {
 			g.Reach90Ms.P50, g.DuplicatesPerNodePerMsg, g.BoundRatioP50)
 	}
 	if d := s.DHT; d != nil {
-		fmt.Fprintf(w, "dht      lookups %d  success %.4f  latency ms p50 %.1f p95 %.1f p99 %.1f  hops mean %.2f p95 %.0f  msgs/lookup %.1f  table mean %.1f min %d  bootstrap s p50 %.2f max %.2f\n",
-			d.Lookups, d.SuccessRatio, d.LatencyMs.P50, d.LatencyMs.P95, d.LatencyMs.P99, d.Hops.Mean, d.Hops.P95,
-			d.MessagesPerLookup, d.TableSize.Mean, int(d.TableSize.Min), d.BootstrapS.P50, d.BootstrapS.Max)
+		fmt.Fprintf(w, "dht      table mean %.1f min %d  bootstrap s p50 %.2f max %.2f (not bootstrapped: %d)\n",
+			d.TableSize.Mean, int(d.TableSize.Min), d.BootstrapS.P50, d.BootstrapS.Max, d.NotBootstrapped)
+		if d.Lookups > 0 {
+			fmt.Fprintf(w, "lookups  %d  success %.4f  latency ms p50 %.1f p95 %.1f p99 %.1f  hops mean %.2f p95 %.0f  msgs/lookup %.1f\n",
+				d.Lookups, d.SuccessRatio, d.LatencyMs.P50, d.LatencyMs.P95, d.LatencyMs.P99, d.Hops.Mean, d.Hops.P95, d.MessagesPerLookup)
+		}
 	}
 	fmt.Fprintf(w, "trace    %d events  sha256 %s\n", s.TraceEvents, s.TraceSHA256)
 	fmt.Fprintf(w, "output   %s\n", out)
