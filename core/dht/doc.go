@@ -29,7 +29,8 @@
 // # Messages
 //
 // PING/PONG (liveness), FIND_NODE -> NODES (up to k entries: public key,
-// capability flags, address), FIND_VALUE -> VALUE or NODES, STORE ->
+// capability flags, address; the responder's closest known peers to the
+// target, closest first), FIND_VALUE -> VALUE or NODES, STORE ->
 // STORE_ACK (wire kinds 0x10-0x17, core/wire/dht.go). Every message starts
 // with a request ID (drawn from the node's seeded stream), the sender's
 // public key and its capabilities; responses echo the ID. A response is
@@ -38,7 +39,8 @@
 // as "unsolicited". Other drops: "malformed" (does not decode), "oversized"
 // (NODES longer than k), "invalid-peer" (a zero ID, our own ID, a duplicated
 // ID or an unusable address in NODES; a responder that is not the peer
-// asked; a request with a zero or our own ID), "bad-record" (bad signature,
+// asked; a request with a zero or our own ID), "wrong-distance" (a NODES
+// answer to a lookup not ordered closest-first to its target), "bad-record" (bad signature,
 // expired, expiry beyond the TTL, wrong key). A lying response fails the
 // request as a timeout would. Timeouts are not drops: Stats counts them.
 //

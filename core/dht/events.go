@@ -112,6 +112,9 @@ const (
 	// receiver's own ID, a duplicated ID or an unusable address; or a
 	// responder whose ID is not the one asked.
 	ReasonInvalidPeer = "invalid-peer"
+	// ReasonWrongDistance: a NODES answer to a lookup whose entries are not
+	// ordered closest-first to the target asked about.
+	ReasonWrongDistance = "wrong-distance"
 	// ReasonBadRecord: a record with a bad signature, expired, with an
 	// expiry beyond the TTL or under another key than asked.
 	ReasonBadRecord = "bad-record"

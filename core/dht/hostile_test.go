@@ -52,13 +52,25 @@ func newLiar(c *coretest.Net, i int, mode string) *liar {
 		l.node.Send(from, p.AppendPacket(nil))
 		return nil
 	})
-	answer := func(now time.Time, from netip.AddrPort, req uint64) {
+	answer := func(now time.Time, from netip.AddrPort, req uint64, target identity.Key) {
+		byDistance := func(ns []wire.DHTNode, dir int) []wire.DHTNode {
+			slices.SortFunc(ns, func(a, b wire.DHTNode) int {
+				da := identity.Xor(target, identity.PeerIDFromPublicKey(a.ID[:]).Key())
+				db := identity.Xor(target, identity.PeerIDFromPublicKey(b.ID[:]).Key())
+				return dir * da.Cmp(db)
+			})
+			return ns
+		}
 		switch l.mode {
 		case "oversized":
 			m := wire.Nodes{DHTHeader: l.header(req), Nodes: l.fakeNodes(25)}
 			l.node.Send(from, m.AppendPacket(nil))
 		case "fake":
-			m := wire.Nodes{DHTHeader: l.header(req), Nodes: l.fakeNodes(20)}
+			// A careful liar: made-up peers, in the right order.
+			m := wire.Nodes{DHTHeader: l.header(req), Nodes: byDistance(l.fakeNodes(20), 1)}
+			l.node.Send(from, m.AppendPacket(nil))
+		case "misordered":
+			m := wire.Nodes{DHTHeader: l.header(req), Nodes: byDistance(l.fakeNodes(20), -1)}
 			l.node.Send(from, m.AppendPacket(nil))
 		case "value":
 			m := wire.Value{DHTHeader: l.header(req), Record: wire.DHTRecord{Expires: now.Add(time.Hour).UnixNano()}}
@@ -73,7 +85,7 @@ func newLiar(c *coretest.Net, i int, mode string) *liar {
 		if err != nil {
 			return err
 		}
-		answer(now, from, m.ReqID)
+		answer(now, from, m.ReqID, m.Target)
 		return nil
 	})
 	l.node.Register(wire.KindFindValue, func(now time.Time, from netip.AddrPort, body []byte) error {
@@ -88,7 +100,7 @@ func newLiar(c *coretest.Net, i int, mode string) *liar {
 			l.node.Send(from, w.AppendPacket(nil))
 			return nil
 		}
-		answer(now, from, m.ReqID)
+		answer(now, from, m.ReqID, m.Key)
 		return nil
 	})
 	l.node.Register(wire.KindNodes, func(time.Time, netip.AddrPort, []byte) error { return nil })
@@ -115,7 +127,7 @@ func drops(net *coretest.Net, reason string) int {
 }
 
 func TestLyingResponses(t *testing.T) {
-	for _, mode := range []string{"oversized", "fake", "value", "self"} {
+	for _, mode := range []string{"oversized", "fake", "misordered", "value", "self"} {
 		t.Run(mode, func(t *testing.T) {
 			cfg := testConfig()
 			c := newCluster(t, 30, cfg)
@@ -141,7 +153,7 @@ func TestLyingResponses(t *testing.T) {
 			if st.maxLatency > cfg.LookupTimeout {
 				t.Errorf("lookup took %v", st.maxLatency)
 			}
-			want := map[string]string{"oversized": dht.ReasonOversized, "value": dht.ReasonUnsolicited,
+			want := map[string]string{"oversized": dht.ReasonOversized, "misordered": dht.ReasonWrongDistance, "value": dht.ReasonUnsolicited,
 				"self": dht.ReasonInvalidPeer}[mode]
 			if want != "" && drops(c.net, want) == 0 {
 				t.Errorf("no %q drops", want)

@@ -180,11 +180,31 @@ func (d *DHT) handleNodes(now time.Time, from netip.AddrPort, body []byte) error
 		d.failed(now, r)
 		return core.Dropped(ReasonInvalidPeer)
 	}
+	if r.why == forLookup && !closestFirst(r.target, m.Nodes) {
+		d.failed(now, r)
+		return core.Dropped(ReasonWrongDistance)
+	}
 	d.answered(now, r, id, &m.DHTHeader)
 	if r.why == forLookup {
 		d.lookupAnswered(now, r.lk, r.c, peers, nil)
 	}
 	return nil
+}
+
+// closestFirst reports whether NODES entries are in non-decreasing XOR
+// distance to target, as the protocol requires of an answer to FIND_NODE or
+// FIND_VALUE (the responder's closest known peers, closest first). A list
+// out of order was not computed for this target: a lie or a broken peer.
+func closestFirst(target identity.Key, ns []wire.DHTNode) bool {
+	var prev identity.Distance
+	for i := range ns {
+		d := identity.Xor(target, identity.PeerIDFromPublicKey(ns[i].ID[:]).Key())
+		if i > 0 && d.Cmp(prev) < 0 {
+			return false
+		}
+		prev = d
+	}
+	return true
 }
 
 // checkNodes validates NODES entries. A zero ID, our own ID, a duplicated
