@@ -194,6 +194,10 @@ type Network struct {
 	reorder bool
 	mtu     int
 	rng     *rand.Rand
+	// streams, when set, gives each sender its own stream for its packets'
+	// loss and jitter draws (created on first use).
+	streamFor func(node int) *rand.Rand
+	streams   []*rand.Rand
 
 	up, down         []int64         // bits/s per node; nil = unlimited
 	upFree, downFree []time.Duration // when each queue is next idle
@@ -305,12 +309,12 @@ func (n *Network) Uplink(now time.Duration, from, to int, size int) (arrive time
 	if n.Blocked(from, to) {
 		return now, DropPartition
 	}
-	if n.loss > 0 && n.rng.Float64() < n.loss {
+	if n.loss > 0 && n.rngFor(from).Float64() < n.loss {
 		return now, DropLoss
 	}
 	arrive = depart + n.latency.OneWay(from, to)
 	if n.jkind != jitterOff {
-		arrive += n.drawJitter()
+		arrive += n.drawJitter(n.rngFor(from))
 		if !n.reorder {
 			k := linkKey(from, to)
 			if last, ok := n.lastArrive[k]; ok && arrive < last {
@@ -322,16 +326,38 @@ func (n *Network) Uplink(now time.Duration, from, to int, size int) (arrive time
 	return arrive, DropNone
 }
 
-// drawJitter draws one packet's extra delay.
-func (n *Network) drawJitter() time.Duration {
+// SetSenderStreams makes every packet's loss and jitter draws come from its
+// sender's own stream, streamFor(sender), created on first use, instead of
+// the network-wide rng. Then a node's draws depend only on its own traffic:
+// adding a node, a fault or traffic elsewhere changes nobody else's draws.
+func (n *Network) SetSenderStreams(streamFor func(node int) *rand.Rand) {
+	n.streamFor = streamFor
+	n.streams = make([]*rand.Rand, n.nodes)
+}
+
+// rngFor returns the stream for a packet sent by node from.
+func (n *Network) rngFor(from int) *rand.Rand {
+	if n.streamFor == nil {
+		return n.rng
+	}
+	r := n.streams[from]
+	if r == nil {
+		r = n.streamFor(from)
+		n.streams[from] = r
+	}
+	return r
+}
+
+// drawJitter draws one packet's extra delay from rng.
+func (n *Network) drawJitter(rng *rand.Rand) time.Duration {
 	p := n.jitter.Param
 	switch n.jkind {
 	case jitterUniform:
-		return time.Duration(n.rng.Int64N(int64(p) + 1))
+		return time.Duration(rng.Int64N(int64(p) + 1))
 	case jitterNormal:
-		return time.Duration(math.Abs(n.rng.NormFloat64()) * float64(p))
+		return time.Duration(math.Abs(rng.NormFloat64()) * float64(p))
 	case jitterExponential:
-		return time.Duration(n.rng.ExpFloat64() * float64(p))
+		return time.Duration(rng.ExpFloat64() * float64(p))
 	}
 	return 0
 }

@@ -6,6 +6,7 @@ import (
 	"hash/fnv"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -603,5 +604,39 @@ func BenchmarkUplink(b *testing.B) {
 		i++
 		now += 10 * time.Microsecond
 		n.Uplink(now, from, to, 1200)
+	}
+}
+
+// With per-sender streams, a node's loss and jitter draws depend only on its
+// own packets: traffic from another node in between changes none of them.
+func TestSenderStreamsIndependent(t *testing.T) {
+	fates := func(interleave bool) []time.Duration {
+		cfg := NetConfig{Latency: NewConstantLatency(10 * time.Millisecond), Loss: 0.3,
+			Jitter: Jitter{Dist: "uniform", Param: 5 * time.Millisecond}, Reorder: true}
+		n, err := NewNetwork(3, cfg, rand.New(rand.NewPCG(1, 2)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		n.SetSenderStreams(func(i int) *rand.Rand { return rand.New(rand.NewPCG(7, uint64(i))) })
+		var out []time.Duration
+		for k := range 200 {
+			now := time.Duration(k) * time.Millisecond
+			if interleave {
+				n.Uplink(now, 1, 2, 100) // another sender's packet
+			}
+			at, drop := n.Uplink(now, 0, 2, 100)
+			if drop != DropNone {
+				at = -1
+			}
+			out = append(out, at)
+		}
+		return out
+	}
+	a, b := fates(false), fates(true)
+	if !slices.Equal(a, b) {
+		t.Fatal("node 0's packet fates changed when node 1 sent too")
+	}
+	if !slices.Contains(a, -1) {
+		t.Fatal("no loss drawn at 30% loss")
 	}
 }

@@ -86,6 +86,9 @@ func NewWorld(seed uint64, n int, cfg NetConfig, sink Sink) (*World, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Loss and jitter draws come from the sender's (seed, node, "network")
+	// stream, so one node's traffic never shifts another's draws.
+	net.SetSenderStreams(func(i int) *rand.Rand { return w.Rand(i, "network") })
 	w.net = net
 	for i := range w.nodes {
 		w.nodes[i] = simNode{w: w, idx: i, addr: Addr(i)}
