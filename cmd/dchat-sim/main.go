@@ -45,6 +45,6 @@ func newRoot() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newRunCmd(), newValidateCmd(), newListCmd(), newPlotCmd(), newVersionCmd())
+	root.AddCommand(newRunCmd(), newValidateCmd(), newListCmd(), newPlotCmd(), newVersionCmd(), newSweepCmd(), newMergeCmd())
 	return root
 }
