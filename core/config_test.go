@@ -35,3 +35,25 @@ func TestConfigValidateNamesKey(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckBounds(t *testing.T) {
+	ok := CheckBounds("x", []IntBound{{"A", 1, 1}, {"B", 0, 0}}, []DurationBound{{"D", 0, false}, {"E", time.Second, true}})
+	if ok != nil {
+		t.Fatal(ok)
+	}
+	cases := []struct {
+		ints []IntBound
+		durs []DurationBound
+		want string
+	}{
+		{[]IntBound{{"A", 0, 1}}, nil, "x: A: must be at least 1, got 0"},
+		{nil, []DurationBound{{"D", -1, false}}, "x: D: must be a positive duration, got -1ns"},
+		{nil, []DurationBound{{"E", 0, true}}, "x: E: must be a positive duration, got 0s"},
+	}
+	for _, c := range cases {
+		err := CheckBounds("x", c.ints, c.durs)
+		if !errors.Is(err, ErrConfig) || !strings.HasSuffix(err.Error(), c.want) {
+			t.Errorf("err = %v, want ...%s", err, c.want)
+		}
+	}
+}

@@ -143,36 +143,33 @@ func (c Config) Validate() error {
 	bad := func(field, format string, args ...any) error {
 		return fmt.Errorf("%w: dht: %s: "+format, append([]any{core.ErrConfig, field}, args...)...)
 	}
-	atLeast := []struct {
-		name   string
-		v, min int
-	}{
-		{"K", c.K, 1}, {"Alpha", c.Alpha, 1}, {"MaxPending", c.MaxPending, 1}, {"MaxFailures", c.MaxFailures, 1},
-		{"Replacements", c.Replacements, 0}, {"MaxPerPrefixBucket", c.MaxPerPrefixBucket, 1},
-		{"MaxPerPrefixTable", c.MaxPerPrefixTable, 1}, {"IPv4PrefixBits", c.IPv4PrefixBits, 0},
-		{"IPv6PrefixBits", c.IPv6PrefixBits, 0}, {"MaxRefreshPerTick", c.MaxRefreshPerTick, 0},
-		{"BootstrapRefresh", c.BootstrapRefresh, 0}, {"MaxRecords", c.MaxRecords, 1}, {"MaxValue", c.MaxValue, 1},
-		{"GossipPeerLimit", c.GossipPeerLimit, 0}, {"Converge", c.Converge, 0},
-		{"RefreshConverge", c.RefreshConverge, 0},
-	}
-	for _, f := range atLeast {
-		if f.v < f.min {
-			return bad(f.name, "must be at least %d, got %d", f.min, f.v)
-		}
-	}
-	durations := []struct {
-		name string
-		v    time.Duration
-	}{
-		{"RequestTimeout", c.RequestTimeout}, {"MinRequestTimeout", c.MinRequestTimeout},
-		{"FirstContactTimeout", c.FirstContactTimeout}, {"LookupTimeout", c.LookupTimeout},
-		{"RefreshInterval", c.RefreshInterval}, {"MaintenanceInterval", c.MaintenanceInterval},
-		{"RecordTTL", c.RecordTTL},
-	}
-	for _, d := range durations {
-		if d.v <= 0 {
-			return bad(d.name, "must be a positive duration, got %v", d.v)
-		}
+	if err := core.CheckBounds("dht", []core.IntBound{
+		{Name: "K", V: c.K, Min: 1},
+		{Name: "Alpha", V: c.Alpha, Min: 1},
+		{Name: "MaxPending", V: c.MaxPending, Min: 1},
+		{Name: "MaxFailures", V: c.MaxFailures, Min: 1},
+		{Name: "Replacements", V: c.Replacements, Min: 0},
+		{Name: "MaxPerPrefixBucket", V: c.MaxPerPrefixBucket, Min: 1},
+		{Name: "MaxPerPrefixTable", V: c.MaxPerPrefixTable, Min: 1},
+		{Name: "IPv4PrefixBits", V: c.IPv4PrefixBits, Min: 0},
+		{Name: "IPv6PrefixBits", V: c.IPv6PrefixBits, Min: 0},
+		{Name: "MaxRefreshPerTick", V: c.MaxRefreshPerTick, Min: 0},
+		{Name: "BootstrapRefresh", V: c.BootstrapRefresh, Min: 0},
+		{Name: "MaxRecords", V: c.MaxRecords, Min: 1},
+		{Name: "MaxValue", V: c.MaxValue, Min: 1},
+		{Name: "GossipPeerLimit", V: c.GossipPeerLimit, Min: 0},
+		{Name: "Converge", V: c.Converge, Min: 0},
+		{Name: "RefreshConverge", V: c.RefreshConverge, Min: 0},
+	}, []core.DurationBound{
+		{Name: "RequestTimeout", V: c.RequestTimeout, Positive: true},
+		{Name: "MinRequestTimeout", V: c.MinRequestTimeout, Positive: true},
+		{Name: "FirstContactTimeout", V: c.FirstContactTimeout, Positive: true},
+		{Name: "LookupTimeout", V: c.LookupTimeout, Positive: true},
+		{Name: "RefreshInterval", V: c.RefreshInterval, Positive: true},
+		{Name: "MaintenanceInterval", V: c.MaintenanceInterval, Positive: true},
+		{Name: "RecordTTL", V: c.RecordTTL, Positive: true},
+	}); err != nil {
+		return err
 	}
 	switch {
 	case c.K > wire.MaxDHTNodes:

@@ -168,38 +168,33 @@ func (c Config) Validate() error {
 	bad := func(field, format string, args ...any) error {
 		return fmt.Errorf("%w: gossip: %s: "+format, append([]any{core.ErrConfig, field}, args...)...)
 	}
-	atLeast := []struct {
-		name string
-		v    int
-		min  int
-	}{
-		{"Fanout", c.Fanout, 1}, {"LateFanout", c.LateFanout, 0}, {"EagerHops", c.EagerHops, 1},
-		{"LazyFanout", c.LazyFanout, 0}, {"MaxTTL", c.MaxTTL, 1}, {"MaxPayload", c.MaxPayload, 1},
-		{"CacheSize", c.CacheSize, 1}, {"MaxTrackedSenders", c.MaxTrackedSenders, 1},
-		{"PeerBurst", c.PeerBurst, 1}, {"GlobalBurst", c.GlobalBurst, 1},
-		{"MaxTrackedPeers", c.MaxTrackedPeers, 1}, {"HeartbeatPeers", c.HeartbeatPeers, 0},
-		{"HistoryBytes", c.HistoryBytes, 1}, {"MaxIHaveLength", c.MaxIHaveLength, 1},
-		{"MaxIWantLength", c.MaxIWantLength, 1}, {"MaxPending", c.MaxPending, 1},
-	}
-	for _, f := range atLeast {
-		if f.v < f.min {
-			return bad(f.name, "must be at least %d, got %d", f.min, f.v)
-		}
-	}
-	durations := []struct {
-		name     string
-		v        time.Duration
-		positive bool
-	}{
-		{"CacheTTL", c.CacheTTL, true}, {"MaxClockSkew", c.MaxClockSkew, false},
-		{"HeartbeatInterval", c.HeartbeatInterval, false}, {"HistoryWindow", c.HistoryWindow, true},
-		{"GossipWindow", c.GossipWindow, true},
-		{"IWantDelay", c.IWantDelay, false}, {"IWantTimeout", c.IWantTimeout, true},
-	}
-	for _, d := range durations {
-		if d.v < 0 || (d.positive && d.v == 0) {
-			return bad(d.name, "must be a positive duration, got %v", d.v)
-		}
+	if err := core.CheckBounds("gossip", []core.IntBound{
+		{Name: "Fanout", V: c.Fanout, Min: 1},
+		{Name: "LateFanout", V: c.LateFanout, Min: 0},
+		{Name: "EagerHops", V: c.EagerHops, Min: 1},
+		{Name: "LazyFanout", V: c.LazyFanout, Min: 0},
+		{Name: "MaxTTL", V: c.MaxTTL, Min: 1},
+		{Name: "MaxPayload", V: c.MaxPayload, Min: 1},
+		{Name: "CacheSize", V: c.CacheSize, Min: 1},
+		{Name: "MaxTrackedSenders", V: c.MaxTrackedSenders, Min: 1},
+		{Name: "PeerBurst", V: c.PeerBurst, Min: 1},
+		{Name: "GlobalBurst", V: c.GlobalBurst, Min: 1},
+		{Name: "MaxTrackedPeers", V: c.MaxTrackedPeers, Min: 1},
+		{Name: "HeartbeatPeers", V: c.HeartbeatPeers, Min: 0},
+		{Name: "HistoryBytes", V: c.HistoryBytes, Min: 1},
+		{Name: "MaxIHaveLength", V: c.MaxIHaveLength, Min: 1},
+		{Name: "MaxIWantLength", V: c.MaxIWantLength, Min: 1},
+		{Name: "MaxPending", V: c.MaxPending, Min: 1},
+	}, []core.DurationBound{
+		{Name: "CacheTTL", V: c.CacheTTL, Positive: true},
+		{Name: "MaxClockSkew", V: c.MaxClockSkew, Positive: false},
+		{Name: "HeartbeatInterval", V: c.HeartbeatInterval, Positive: false},
+		{Name: "HistoryWindow", V: c.HistoryWindow, Positive: true},
+		{Name: "GossipWindow", V: c.GossipWindow, Positive: true},
+		{Name: "IWantDelay", V: c.IWantDelay, Positive: false},
+		{Name: "IWantTimeout", V: c.IWantTimeout, Positive: true},
+	}); err != nil {
+		return err
 	}
 	switch {
 	case c.GossipWindow > c.HistoryWindow:
