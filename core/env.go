@@ -26,9 +26,11 @@ type Clock interface {
 
 // Transport carries datagrams between nodes.
 type Transport interface {
-	// Send enqueues b for delivery to the given address. The transport takes
-	// ownership of b: the caller must not modify it afterwards. Delivery is
-	// best effort; Send never calls back into the node before it returns.
+	// Send enqueues b for delivery to the given address. b is read-only from
+	// then on: neither the caller, nor the transport, nor a receiving
+	// handler may modify it, so one buffer may be sent to several peers.
+	// Delivery is best effort; Send never calls back into the node before
+	// it returns.
 	Send(to netip.AddrPort, b []byte)
 	// LocalAddr returns the address the node listens on.
 	LocalAddr() netip.AddrPort

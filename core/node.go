@@ -12,7 +12,8 @@ import (
 
 // Handler processes one decoded message body. A returned error means the
 // message was dropped; the node observes it as a Drop whose reason is
-// Reason(err). Handlers must not retain body after returning.
+// Reason(err). Handlers must not modify body, nor retain it after
+// returning.
 type Handler func(now time.Time, from netip.AddrPort, body []byte) error
 
 // Component is a protocol part attached to a node (liveness, DHT, gossip...).

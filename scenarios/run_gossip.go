@@ -17,6 +17,7 @@ import (
 type gossipRun struct {
 	peers   []gossip.StaticPeers
 	verify  *gossip.VerifyCache
+	bodies  *gossip.Bodies
 	nodes   []*gossip.Gossip
 	msgs    []*msgRecord
 	byID    map[gossip.ID]int
@@ -59,6 +60,8 @@ func (r *runner) setupGossip() error {
 	if g.verify, err = gossip.NewVerifyCache(1<<16, gossip.Ed25519Verifier{}); err != nil {
 		return err
 	}
+	// One payload store: nodes that accepted a message hold one shared copy.
+	g.bodies = gossip.NewBodies()
 	g.nodes = make([]*gossip.Gossip, n)
 	r.gossip = g
 	if sc.Topology.Model == TopologyDHT {
@@ -89,6 +92,7 @@ func (r *runner) attachGossip(i int, node *core.Node) error {
 	if err != nil {
 		return err
 	}
+	gs.ShareBodies(r.gossip.bodies)
 	r.gossip.nodes[i] = gs
 	return nil
 }

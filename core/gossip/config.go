@@ -49,8 +49,6 @@ type Config struct {
 	// window: older timestamps are dropped as expired
 	// (gossip_message_cache_ttl).
 	CacheTTL time.Duration
-	// BloomFPRate is the false-positive rate of the bloom pre-check.
-	BloomFPRate float64
 	// MaxClockSkew is how far ahead of the receiver's clock a timestamp may
 	// be before the message is dropped as "future".
 	MaxClockSkew time.Duration
@@ -114,7 +112,6 @@ func DefaultConfig() Config {
 
 		CacheSize:         10000,
 		CacheTTL:          5 * time.Minute,
-		BloomFPRate:       0.01,
 		MaxClockSkew:      30 * time.Second,
 		MaxTrackedSenders: 4096,
 
@@ -209,8 +206,6 @@ func (c Config) Validate() error {
 		return bad("MaxIWantLength", "at most %d, got %d", wire.MaxGossipIDs, c.MaxIWantLength)
 	case !(c.PreferShare >= 0 && c.PreferShare <= 1):
 		return bad("PreferShare", "must be in [0, 1], got %g", c.PreferShare)
-	case !(c.BloomFPRate > 0 && c.BloomFPRate < 1):
-		return bad("BloomFPRate", "must be in (0, 1), got %g", c.BloomFPRate)
 	case !(c.PeerRate > 0) || math.IsInf(c.PeerRate, 0):
 		return bad("PeerRate", "must be positive and finite, got %g", c.PeerRate)
 	case !(c.GlobalRate > 0) || math.IsInf(c.GlobalRate, 0):

@@ -1,7 +1,6 @@
 package gossip
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -65,8 +64,6 @@ type Stats struct {
 	IHaveSent  uint64 // IHAVE datagrams sent
 	IWantSent  uint64 // IWANT datagrams sent
 	Served     uint64 // full copies sent in answer to IWANTs
-	// BloomFalsePositives counts bloom "maybe"s the exact cache refuted.
-	BloomFalsePositives uint64
 }
 
 // New creates the gossip component of node, registers its message kinds and
@@ -92,7 +89,7 @@ func New(node *core.Node, cfg Config, peers PeerSource, v Verifier) (*Gossip, er
 		sel:      selector{rand: node.Env().Rand},
 	}
 	var err error
-	if g.seen, err = newSeenCache(cfg.CacheSize, cfg.CacheTTL, cfg.BloomFPRate); err != nil {
+	if g.seen, err = newSeenCache(cfg.CacheSize, cfg.CacheTTL); err != nil {
 		return nil, err
 	}
 	if g.flood, err = newFloodControl(cfg); err != nil {
@@ -116,6 +113,11 @@ func New(node *core.Node, cfg Config, peers PeerSource, v Verifier) (*Gossip, er
 	return g, nil
 }
 
+// ShareBodies makes the component keep message payloads in s, shared with
+// the other nodes of the process that use s, instead of a copy of its own.
+// Call it before Start.
+func (g *Gossip) ShareBodies(s *Bodies) { g.hist.bodies = s }
+
 // OnDeliver sets a function called with every message delivered here,
 // published ones included. m.Payload must not be modified.
 func (g *Gossip) OnDeliver(f func(now time.Time, m Message)) { g.deliver = f }
@@ -123,7 +125,6 @@ func (g *Gossip) OnDeliver(f func(now time.Time, m Message)) { g.deliver = f }
 // Stats returns the component's counters.
 func (g *Gossip) Stats() Stats {
 	s := g.stats
-	s.BloomFalsePositives = g.seen.falsePositives
 	return s
 }
 
@@ -176,11 +177,12 @@ func (g *Gossip) Publish(now time.Time, payload []byte) (ID, error) {
 	g.seq++
 	me := g.node.Identity()
 	e := &entry{
-		msg:    Seal(me, g.seq, now, uint8(g.cfg.MaxTTL), bytes.Clone(payload)),
+		msg:    Seal(me, g.seq, now, uint8(g.cfg.MaxTTL), payload),
 		origin: me.ID(),
 		at:     now,
 	}
 	e.id = ID(e.msg.ID)
+	e.msg.Payload = g.hist.keep(e.id, payload)
 	g.seen.add(e.id, now)
 	g.replay.mark(e.origin, g.seq)
 	g.hist.add(now, e)
@@ -250,7 +252,7 @@ func (g *Gossip) check(now time.Time, m *wire.Gossip) (identity.PeerID, string) 
 // accept records, delivers and forwards a valid new message.
 func (g *Gossip) accept(now time.Time, from netip.AddrPort, m *wire.Gossip, sender identity.PeerID) {
 	e := &entry{msg: *m, id: ID(m.ID), origin: sender, at: now}
-	e.msg.Payload = bytes.Clone(m.Payload)
+	e.msg.Payload = g.hist.keep(e.id, m.Payload)
 	e.msg.TTL--
 	if e.msg.Hops < 255 {
 		e.msg.Hops++
@@ -307,20 +309,17 @@ func (g *Gossip) forward(now time.Time, e *entry, from netip.AddrPort) {
 	eager, lazy := g.sel.pick(g.peers.GossipPeers(), &x, k, g.cfg.LazyFanout, g.cfg.PreferShare)
 	if len(eager) > 0 {
 		pkt := e.msg.AppendPacket(make([]byte, 0, e.msg.PacketLen()))
-		for i, to := range eager {
-			b := pkt
-			if i < len(eager)-1 {
-				b = bytes.Clone(pkt) // the transport owns what it is given
-			}
-			g.node.Send(to, b)
+		for _, to := range eager {
+			g.node.Send(to, pkt) // read-only once sent, so one buffer for all
 		}
 		g.stats.Pushed += uint64(len(eager))
 		g.node.Observe(now, Forwarded{ID: e.id, To: len(eager)})
 	}
 	if len(lazy) > 0 {
 		ih := wire.IHave{IDs: [][wire.GossipIDLen]byte{e.id}}
+		pkt := ih.AppendPacket(nil)
 		for _, to := range lazy {
-			g.node.Send(to, ih.AppendPacket(nil))
+			g.node.Send(to, pkt)
 		}
 		g.stats.IHaveSent += uint64(len(lazy))
 	}

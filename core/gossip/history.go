@@ -51,6 +51,16 @@ type history struct {
 	fifo     []*entry // fifo[head:] are live, oldest first
 	head     int
 	bytes    int
+	bodies   *Bodies // nil: each entry owns a copy of its payload
+}
+
+// keep returns the payload to store for id: a shared copy from bodies, or
+// a copy of its own.
+func (h *history) keep(id ID, p []byte) []byte {
+	if h.bodies != nil {
+		return h.bodies.intern(id, p)
+	}
+	return append([]byte(nil), p...)
 }
 
 func newHistory(window time.Duration, maxBytes int) *history {
@@ -89,6 +99,9 @@ func (h *history) evict() {
 	h.bytes -= len(e.msg.Payload)
 	if h.byID[e.id] == e {
 		delete(h.byID, e.id)
+	}
+	if h.bodies != nil {
+		h.bodies.release(e.id)
 	}
 }
 

@@ -377,7 +377,6 @@ func TestConfig(t *testing.T) {
 		"payload":    func(c *gossip.Config) { c.MaxPayload = wire.MaxGossipPayload + 1 },
 		"ihave":      func(c *gossip.Config) { c.MaxIHaveLength = wire.MaxGossipIDs + 1 },
 		"prefer":     func(c *gossip.Config) { c.PreferShare = 1.5 },
-		"bloom":      func(c *gossip.Config) { c.BloomFPRate = 1 },
 		"rate":       func(c *gossip.Config) { c.PeerRate = 0 },
 		"cache ttl":  func(c *gossip.Config) { c.CacheTTL = 0 },
 		"delay":      func(c *gossip.Config) { c.IWantDelay = -1 },

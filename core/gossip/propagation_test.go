@@ -124,26 +124,3 @@ func TestDeterminism(t *testing.T) {
 		t.Fatalf("event logs differ: %x vs %x", a, b)
 	}
 }
-
-// TestBloomFalsePositiveNeverDrops: with a bloom filter of a few bits that
-// says "maybe" to nearly every ID, every message is still delivered: the
-// exact cache decides.
-func TestBloomFalsePositiveNeverDrops(t *testing.T) {
-	cfg := gossip.DefaultConfig()
-	cfg.CacheSize, cfg.BloomFPRate = 100, 0.99
-	c := newCluster(t, 100, 8, 50*time.Millisecond, cfg, sharedCache(t))
-	c.publishRandom(t, 20, 200*time.Millisecond, 7)
-	c.net.Run(c.net.Now().Add(10 * time.Second))
-	r := c.report()
-	var fp uint64
-	for _, g := range c.gs {
-		fp += g.Stats().BloomFalsePositives
-	}
-	t.Logf("bloom false positives refuted by the exact cache: %d\n%v", fp, r)
-	if fp < 1000 {
-		t.Fatalf("only %d false positives: the filter is not forcing the case", fp)
-	}
-	if r.missing() != 0 || r.delivered() != 100*20 {
-		t.Fatalf("a bloom false positive cost deliveries:\n%v", r)
-	}
-}

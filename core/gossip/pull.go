@@ -45,10 +45,11 @@ func (g *Gossip) handleIHave(now time.Time, from netip.AddrPort, body []byte) er
 	var want []ID
 	for _, raw := range m.IDs {
 		id := ID(raw)
+		if e := g.hist.get(id); e != nil {
+			e.addHolder(from)
+			continue
+		}
 		if g.seen.has(id, now) {
-			if e := g.hist.get(id); e != nil {
-				e.addHolder(from)
-			}
 			continue
 		}
 		p, ok := g.pending.Get(id)
