@@ -10,6 +10,7 @@ import (
 	"github.com/dchat/network/core"
 	"github.com/dchat/network/core/dht"
 	"github.com/dchat/network/core/gossip"
+	"github.com/dchat/network/core/identity"
 	"github.com/dchat/network/core/wire"
 	"github.com/dchat/network/reports"
 	"github.com/dchat/network/sim"
@@ -19,6 +20,7 @@ import (
 // bootstraps from whom, and the record of user lookups.
 type dhtRun struct {
 	nodes      []*dht.DHT
+	keys       *identity.KeyCache
 	bootstrap  []int // node indices of nodes.bootstrap
 	joinAt     []time.Duration
 	lookups    []lookupRecord
@@ -70,6 +72,9 @@ func (r *runner) setupDHT() error {
 			d.joinAt[i] = time.Duration(sim.StreamFloat(sc.Seed, i, "join") * float64(sc.Nodes.JoinOver))
 		}
 	}
+	// One key memo for all nodes (one goroutine): each peer ID is hashed
+	// once, not once per NODES answer naming it.
+	d.keys = identity.NewKeyCache(2 * n)
 	r.dht = d
 	return nil
 }
@@ -83,6 +88,7 @@ func (r *runner) attachDHT(i int, node *core.Node) error {
 	if err != nil {
 		return err
 	}
+	d.ShareKeys(r.dht.keys)
 	r.dht.nodes[i] = d
 	return nil
 }

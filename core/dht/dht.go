@@ -30,6 +30,7 @@ type DHT struct {
 	selfAddr netip.AddrPort
 	table    *Table
 	running  bool
+	keys     *identity.KeyCache // nil: hash each ID
 
 	pending   map[uint64]*request
 	admitting map[netip.AddrPort]bool
@@ -104,6 +105,18 @@ func New(node *core.Node, cfg Config) (*DHT, error) {
 	}
 	node.Attach(d)
 	return d, nil
+}
+
+// ShareKeys makes the DHT take peers' keys from c, shared with the other
+// nodes of the process that use it, instead of hashing each ID it meets.
+func (d *DHT) ShareKeys(c *identity.KeyCache) { d.keys = c }
+
+// keyOf returns id's DHT key.
+func (d *DHT) keyOf(id identity.PeerID) identity.Key {
+	if d.keys != nil {
+		return d.keys.Key(id)
+	}
+	return id.Key()
 }
 
 // Table returns the routing table (for reading; only the DHT changes it).
@@ -286,7 +299,7 @@ func (d *DHT) requester(from netip.AddrPort, h *wire.DHTHeader) (identity.PeerID
 // address, does it enter.
 func (d *DHT) maybeAdmit(now time.Time, id identity.PeerID, from netip.AddrPort) {
 	if _, known := d.table.Get(id); known || d.admitting[from] || d.table.replacement(id) ||
-		!d.table.Admissible(id.Key(), from) {
+		!d.table.Admissible(d.keyOf(id), from) {
 		return
 	}
 	r := d.newRequest(now, wire.KindDHTPing, from, id, forAdmit)

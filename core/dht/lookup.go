@@ -84,7 +84,7 @@ func (lk *lookup) add(p PeerInfo, depth int, self identity.PeerID) {
 		return
 	}
 	lk.seen[p.ID] = true
-	c := &cand{info: p, key: p.ID.Key(), depth: depth}
+	c := &cand{info: p, key: p.dhtKey(), depth: depth}
 	i, _ := slices.BinarySearchFunc(lk.cands, c, func(a, b *cand) int {
 		return compareDist(lk.target, a.key, b.key, a.info.Addr, b.info.Addr)
 	})
@@ -378,7 +378,7 @@ func (d *DHT) onBootstrapLookup(bs *bootstrap) {
 	}
 	now := d.node.Env().Clock.Now()
 	for i := d.table.deepest() - 1; i >= 0 && bs.refreshing < d.cfg.BootstrapRefresh; i-- {
-		if len(d.table.buckets[i].entries) >= d.cfg.K {
+		if len(d.table.entriesIn(i)) >= d.cfg.K {
 			continue
 		}
 		if _, err := d.startLookup(now, d.table.RandomKeyIn(i, d.randomKey()), PurposeRefresh, false,

@@ -51,6 +51,16 @@ type PeerInfo struct {
 	// it. 0 is neutral.
 	Reputation float64
 	Capabilities
+
+	key identity.Key // ID.Key(), once computed (zero: not yet)
+}
+
+// dhtKey returns p's DHT key, hashing the ID at most once per value.
+func (p *PeerInfo) dhtKey() identity.Key {
+	if p.key == (identity.Key{}) {
+		p.key = p.ID.Key()
+	}
+	return p.key
 }
 
 // rttWeight is the EWMA weight of a new RTT sample.

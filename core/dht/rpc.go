@@ -180,7 +180,7 @@ func (d *DHT) handleNodes(now time.Time, from netip.AddrPort, body []byte) error
 		d.failed(now, r)
 		return core.Dropped(ReasonInvalidPeer)
 	}
-	if r.why == forLookup && !closestFirst(r.target, m.Nodes) {
+	if r.why == forLookup && !closestFirst(r.target, peers) {
 		d.failed(now, r)
 		return core.Dropped(ReasonWrongDistance)
 	}
@@ -191,14 +191,15 @@ func (d *DHT) handleNodes(now time.Time, from netip.AddrPort, body []byte) error
 	return nil
 }
 
-// closestFirst reports whether NODES entries are in non-decreasing XOR
-// distance to target, as the protocol requires of an answer to FIND_NODE or
-// FIND_VALUE (the responder's closest known peers, closest first). A list
-// out of order was not computed for this target: a lie or a broken peer.
-func closestFirst(target identity.Key, ns []wire.DHTNode) bool {
+// closestFirst reports whether NODES entries (the usable ones, from
+// checkNodes) are in non-decreasing XOR distance to target, as the protocol
+// requires of an answer to FIND_NODE or FIND_VALUE (the responder's closest
+// known peers, closest first). A list out of order was not computed for
+// this target: a lie or a broken peer.
+func closestFirst(target identity.Key, ps []PeerInfo) bool {
 	var prev identity.Distance
-	for i := range ns {
-		d := identity.Xor(target, identity.PeerIDFromPublicKey(ns[i].ID[:]).Key())
+	for i := range ps {
+		d := identity.Xor(target, ps[i].dhtKey())
 		if i > 0 && d.Cmp(prev) < 0 {
 			return false
 		}
@@ -226,7 +227,7 @@ func (d *DHT) checkNodes(ns []wire.DHTNode) ([]PeerInfo, bool) {
 		if n.Addr.Addr().Is4() != d.selfAddr.Addr().Unmap().Is4() {
 			continue
 		}
-		out = append(out, PeerInfo{ID: id, Addr: n.Addr, Capabilities: capsFrom(n.Flags, 0)})
+		out = append(out, PeerInfo{ID: id, Addr: n.Addr, Capabilities: capsFrom(n.Flags, 0), key: d.keyOf(id)})
 	}
 	return out, true
 }

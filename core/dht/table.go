@@ -2,6 +2,7 @@ package dht
 
 import (
 	"bytes"
+	"encoding/binary"
 	"net/netip"
 	"slices"
 	"time"
@@ -42,9 +43,9 @@ type Diversity struct {
 	IPv4Bits, IPv6Bits  int
 }
 
+// entry is a table slot; its key is PeerInfo's cached one.
 type entry struct {
 	PeerInfo
-	key      identity.Key
 	group    netip.Prefix
 	bucket   int
 	failures int
@@ -52,9 +53,32 @@ type entry struct {
 
 type bucket struct {
 	entries []*entry // least recently seen first
+	// k0 holds the first 8 bytes of each entry's key (big-endian), in
+	// entries' order: Closest scans them without touching the entries.
+	k0      []uint64
 	repl    []*entry // replacement cache, most recently seen last
 	touched time.Time
 }
+
+func (b *bucket) appendEntry(e *entry) {
+	b.entries = append(b.entries, e)
+	b.k0 = append(b.k0, prefix64(&e.key))
+}
+
+func (b *bucket) deleteEntry(j int) {
+	b.entries = slices.Delete(b.entries, j, j+1)
+	b.k0 = slices.Delete(b.k0, j, j+1)
+}
+
+// moveToTail makes entry j the most recently seen.
+func (b *bucket) moveToTail(j int) {
+	e, k := b.entries[j], b.k0[j]
+	copy(b.entries[j:], b.entries[j+1:])
+	copy(b.k0[j:], b.k0[j+1:])
+	b.entries[len(b.entries)-1], b.k0[len(b.k0)-1] = e, k
+}
+
+func prefix64(k *identity.Key) uint64 { return binary.BigEndian.Uint64(k[:8]) }
 
 // Table is a Kademlia routing table (Kademlia §2.2): 256 buckets of at most
 // k peers by common-prefix length with the own key, each ordered from least
@@ -68,11 +92,41 @@ type Table struct {
 	selfKey identity.Key
 	k, repl int
 	div     Diversity
-	buckets [Buckets]bucket
-	index   map[identity.PeerID]*entry
-	groups  map[netip.Prefix]int
-	size    int
-	version uint64
+	// buckets[i] is bucket i. Buckets past the end are empty and were last
+	// touched at touchedAll: the slice grows when a bucket is first used,
+	// so a table holds a few dozen buckets rather than 256.
+	buckets    []bucket
+	touchedAll time.Time
+	index      map[identity.PeerID]*entry
+	groups     map[netip.Prefix]int
+	size       int
+	version    uint64
+	scratch    []distEntry // Closest's working set
+}
+
+// at returns bucket i, creating it (and those below it) if needed. It may
+// move the buckets: pointers from an earlier call to a higher index die.
+func (t *Table) at(i int) *bucket {
+	for len(t.buckets) <= i {
+		t.buckets = append(t.buckets, bucket{touched: t.touchedAll})
+	}
+	return &t.buckets[i]
+}
+
+// entriesIn returns bucket i's entries without creating it.
+func (t *Table) entriesIn(i int) []*entry {
+	if i < len(t.buckets) {
+		return t.buckets[i].entries
+	}
+	return nil
+}
+
+// replIn returns bucket i's replacement cache without creating it.
+func (t *Table) replIn(i int) []*entry {
+	if i < len(t.buckets) {
+		return t.buckets[i].repl
+	}
+	return nil
 }
 
 // NewTable returns an empty table for self with bucket size k, replacement
@@ -106,8 +160,9 @@ func (t *Table) BucketIndex(key identity.Key) int {
 
 // Bucket returns copies of bucket i's peers, least recently seen first.
 func (t *Table) Bucket(i int) []PeerInfo {
-	out := make([]PeerInfo, len(t.buckets[i].entries))
-	for j, e := range t.buckets[i].entries {
+	es := t.entriesIn(i)
+	out := make([]PeerInfo, len(es))
+	for j, e := range es {
 		out[j] = e.PeerInfo
 	}
 	return out
@@ -116,8 +171,9 @@ func (t *Table) Bucket(i int) []PeerInfo {
 // Replacements returns copies of bucket i's replacement cache, most
 // recently seen last.
 func (t *Table) Replacements(i int) []PeerInfo {
-	out := make([]PeerInfo, len(t.buckets[i].repl))
-	for j, e := range t.buckets[i].repl {
+	rs := t.replIn(i)
+	out := make([]PeerInfo, len(rs))
+	for j, e := range rs {
 		out[j] = e.PeerInfo
 	}
 	return out
@@ -163,7 +219,7 @@ func (t *Table) diverse(i int, g netip.Prefix, skip *entry) bool {
 		return false
 	}
 	n := 0
-	for _, e := range t.buckets[i].entries {
+	for _, e := range t.entriesIn(i) {
 		if e != skip && e.group == g {
 			n++
 		}
@@ -190,16 +246,15 @@ func (t *Table) Update(now time.Time, p PeerInfo, rtt time.Duration) (Outcome, P
 			e.observeRTT(rtt)
 			e.reward()
 			e.failures = 0
-			b := &t.buckets[e.bucket]
+			b := t.at(e.bucket)
 			if j := slices.Index(b.entries, e); j >= 0 && j != len(b.entries)-1 {
-				copy(b.entries[j:], b.entries[j+1:])
-				b.entries[len(b.entries)-1] = e
+				b.moveToTail(j)
 			}
 			t.version++
 			return Updated, PeerInfo{}
 		}
 	}
-	key := p.ID.Key()
+	key := p.dhtKey()
 	i := t.BucketIndex(key)
 	g := t.group(p.Addr.Addr())
 	if !t.diverse(i, g, nil) {
@@ -207,8 +262,8 @@ func (t *Table) Update(now time.Time, p PeerInfo, rtt time.Duration) (Outcome, P
 	}
 	p.LastSeen = now
 	p.observeRTT(rtt)
-	e := &entry{PeerInfo: p, key: key, group: g, bucket: i}
-	b := &t.buckets[i]
+	e := &entry{PeerInfo: p, group: g, bucket: i}
+	b := t.at(i)
 	if len(b.entries) < t.k {
 		t.insert(e)
 		return Added, PeerInfo{}
@@ -218,8 +273,8 @@ func (t *Table) Update(now time.Time, p PeerInfo, rtt time.Duration) (Outcome, P
 }
 
 func (t *Table) insert(e *entry) {
-	b := &t.buckets[e.bucket]
-	b.entries = append(b.entries, e)
+	b := t.at(e.bucket)
+	b.appendEntry(e)
 	if j := slices.IndexFunc(b.repl, func(r *entry) bool { return r.ID == e.ID }); j >= 0 {
 		b.repl = slices.Delete(b.repl, j, j+1)
 	}
@@ -243,9 +298,9 @@ func (t *Table) addReplacement(b *bucket, e *entry) {
 }
 
 func (t *Table) remove(e *entry) {
-	b := &t.buckets[e.bucket]
+	b := t.at(e.bucket)
 	if j := slices.Index(b.entries, e); j >= 0 {
-		b.entries = slices.Delete(b.entries, j, j+1)
+		b.deleteEntry(j)
 	}
 	delete(t.index, e.ID)
 	if t.groups[e.group]--; t.groups[e.group] <= 0 {
@@ -276,7 +331,7 @@ func (t *Table) Remove(id identity.PeerID) (removed PeerInfo, promoted PeerInfo,
 		return PeerInfo{}, PeerInfo{}, false, false
 	}
 	t.remove(e)
-	b := &t.buckets[e.bucket]
+	b := t.at(e.bucket)
 	for j := len(b.repl) - 1; j >= 0; j-- {
 		r := b.repl[j]
 		if t.index[r.ID] != nil {
@@ -294,7 +349,7 @@ func (t *Table) Remove(id identity.PeerID) (removed PeerInfo, promoted PeerInfo,
 // replacement reports whether id waits in its bucket's replacement cache.
 func (t *Table) replacement(id identity.PeerID) bool {
 	i := t.BucketIndex(id.Key())
-	return i >= 0 && slices.ContainsFunc(t.buckets[i].repl, func(r *entry) bool { return r.ID == id })
+	return i >= 0 && slices.ContainsFunc(t.replIn(i), func(r *entry) bool { return r.ID == id })
 }
 
 // Closest returns up to n peers closest to key by XOR distance, closest
@@ -305,49 +360,68 @@ func (t *Table) Closest(key identity.Key, n int) []PeerInfo {
 	if n <= 0 || t.size == 0 {
 		return nil
 	}
-	var got []*entry
 	c := identity.Xor(t.selfKey, key).CommonPrefixLen()
-	if c < Buckets {
-		got = append(got, t.buckets[c].entries...)
-	}
-	if len(got) < n {
-		for i := c + 1; i < Buckets; i++ {
-			got = append(got, t.buckets[i].entries...)
+	k0 := prefix64(&key)
+	ds := t.scratch[:0]
+	if c < len(t.buckets) {
+		ds = t.buckets[c].offer(ds, n, &key, k0)
+		if len(ds) < n {
+			// The buckets above c are one group, equally far: all of it.
+			for i := c + 1; i < len(t.buckets); i++ {
+				ds = t.buckets[i].offer(ds, n, &key, k0)
+			}
 		}
 	}
-	for i := min(c, Buckets) - 1; i >= 0 && len(got) < n; i-- {
-		got = append(got, t.buckets[i].entries...)
-	}
-	// Keep the n closest in a sorted array: most entries lose against
-	// the current n-th with one comparison.
-	less := func(a, b distEntry) int {
-		if c := a.d.Cmp(b.d); c != 0 {
-			return c
-		}
-		return a.e.Addr.Compare(b.e.Addr)
-	}
-	ds := make([]distEntry, 0, min(n, len(got)))
-	for _, e := range got {
-		de := distEntry{identity.Xor(key, e.key), e}
-		if len(ds) == n && less(de, ds[n-1]) >= 0 {
-			continue
-		}
-		i, _ := slices.BinarySearchFunc(ds, de, less)
-		if len(ds) == n {
-			ds = ds[:n-1]
-		}
-		ds = slices.Insert(ds, i, de)
+	for i := min(c, len(t.buckets)) - 1; i >= 0 && len(ds) < n; i-- {
+		ds = t.buckets[i].offer(ds, n, &key, k0)
 	}
 	out := make([]PeerInfo, len(ds))
 	for i, de := range ds {
 		out[i] = de.e.PeerInfo
 	}
+	clear(ds)
+	t.scratch = ds[:0]
 	return out
 }
 
+// distEntry is a candidate of Closest: d0 is the first 8 bytes of its
+// distance to the key.
 type distEntry struct {
-	d identity.Distance
-	e *entry
+	d0 uint64
+	e  *entry
+}
+
+// offer keeps in ds (sorted, at most n) the closest of ds and b's entries.
+// Most entries lose against the current n-th on d0 alone, without their
+// entry being read.
+func (b *bucket) offer(ds []distEntry, n int, key *identity.Key, k0 uint64) []distEntry {
+	for j, kp := range b.k0 {
+		de := distEntry{kp ^ k0, b.entries[j]}
+		if len(ds) == n && cmpDist(key, de, ds[n-1]) >= 0 {
+			continue
+		}
+		i := len(ds)
+		for i > 0 && cmpDist(key, de, ds[i-1]) < 0 {
+			i--
+		}
+		if len(ds) < n {
+			ds = append(ds, distEntry{})
+		}
+		copy(ds[i+1:], ds[i:len(ds)-1])
+		ds[i] = de
+	}
+	return ds
+}
+
+// cmpDist orders candidates by XOR distance to key, then by address.
+func cmpDist(key *identity.Key, a, b distEntry) int {
+	if a.d0 != b.d0 {
+		if a.d0 < b.d0 {
+			return -1
+		}
+		return 1
+	}
+	return compareDist(*key, a.e.key, b.e.key, a.e.Addr, b.e.Addr)
 }
 
 // compareDist orders a and b by XOR distance to target, then by address.
@@ -369,7 +443,7 @@ func (t *Table) Peers(n int) []PeerInfo {
 	out := make([]PeerInfo, 0, n)
 	for round := 0; len(out) < n; round++ {
 		added := false
-		for i := Buckets - 1; i >= 0 && len(out) < n; i-- {
+		for i := len(t.buckets) - 1; i >= 0 && len(out) < n; i-- {
 			if es := t.buckets[i].entries; round < len(es) {
 				out = append(out, es[round].PeerInfo)
 				added = true
@@ -385,12 +459,13 @@ func (t *Table) Peers(n int) []PeerInfo {
 // Touch marks the bucket of key as looked up at now (Kademlia §2.4).
 func (t *Table) Touch(key identity.Key, now time.Time) {
 	if i := t.BucketIndex(key); i >= 0 {
-		t.buckets[i].touched = now
+		t.at(i).touched = now
 	}
 }
 
 // TouchAll marks every bucket as looked up at now.
 func (t *Table) TouchAll(now time.Time) {
+	t.touchedAll = now
 	for i := range t.buckets {
 		t.buckets[i].touched = now
 	}
@@ -401,7 +476,7 @@ func (t *Table) TouchAll(now time.Time) {
 func (t *Table) Stale(now time.Time, interval time.Duration) []int {
 	var out []int
 	for i := 0; i <= t.deepest(); i++ {
-		if now.Sub(t.buckets[i].touched) >= interval {
+		if now.Sub(t.buckets[i].touched) >= interval { // deepest < len(buckets)
 			out = append(out, i)
 		}
 	}
@@ -410,7 +485,7 @@ func (t *Table) Stale(now time.Time, interval time.Duration) []int {
 
 // deepest returns the highest non-empty bucket index, -1 if none.
 func (t *Table) deepest() int {
-	for i := Buckets - 1; i >= 0; i-- {
+	for i := len(t.buckets) - 1; i >= 0; i-- {
 		if len(t.buckets[i].entries) > 0 {
 			return i
 		}

@@ -203,3 +203,33 @@ func (d Distance) CommonPrefixLen() int {
 	}
 	return KeyLen * 8
 }
+
+// KeyCache memoizes PeerID.Key, one SHA-256 per call otherwise, for
+// callers that see the same peers again and again (DHT answers name the
+// same popular peers). It holds at most a set number of IDs and forgets them all when
+// full. It is a pure memo: a hit and a miss give the same key.
+//
+// Concurrency: not safe for concurrent use; the nodes of a simulation (one
+// goroutine) may share one.
+type KeyCache struct {
+	m   map[PeerID]Key
+	max int
+}
+
+// NewKeyCache returns a cache of at most size IDs (at least 1).
+func NewKeyCache(size int) *KeyCache {
+	return &KeyCache{m: make(map[PeerID]Key), max: max(1, size)}
+}
+
+// Key returns id.Key().
+func (c *KeyCache) Key(id PeerID) Key {
+	if k, ok := c.m[id]; ok {
+		return k
+	}
+	k := id.Key()
+	if len(c.m) >= c.max {
+		clear(c.m)
+	}
+	c.m[id] = k
+	return k
+}

@@ -118,3 +118,25 @@ func BenchmarkPeerIDKey(b *testing.B) {
 		_ = pid.Key()
 	}
 }
+
+func TestKeyCache(t *testing.T) {
+	c := NewKeyCache(3)
+	var ids []PeerID
+	for i := range 10 {
+		id, err := Generate(bytes.NewReader(bytes.Repeat([]byte{byte(i + 1)}, 32)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id.ID())
+	}
+	for round := range 3 {
+		for _, id := range ids {
+			if c.Key(id) != id.Key() {
+				t.Fatalf("round %d: cached key differs from the hash", round)
+			}
+			if len(c.m) > 3 {
+				t.Fatalf("cache holds %d IDs, limit 3", len(c.m))
+			}
+		}
+	}
+}
