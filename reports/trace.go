@@ -23,46 +23,115 @@ import (
 // (or -1 for the world itself), ev the event kind, then the event's own
 // fields. The SHA-256 of the uncompressed stream identifies the run: it does
 // not depend on whether the file is gzipped.
+//
+// Encoding, hashing and writing run on a goroutine of their own, fed in
+// batches in the order Write was called, so the bytes are the same as if
+// they were written inline and the simulation's goroutine is spared the
+// work. Events are values (core.Event): Write keeps them until encoded.
+//
+// Concurrency: Write, Lines and Close from one goroutine; SHA256 after Close.
 type TraceWriter struct {
+	epoch time.Time
+	lines uint64
+	batch []traceRecord
+	work  chan []traceRecord
+	free  chan []traceRecord
+	done  chan struct{}
+	enc   traceEncoder // owned by the encoding goroutine until done
+	close bool
+}
+
+type traceRecord struct {
+	now  time.Time
+	node int
+	ev   core.Event
+}
+
+// traceBatch is the number of events handed to the encoder at once.
+const traceBatch = 4096
+
+type traceEncoder struct {
 	epoch time.Time
 	out   io.Writer // bufio over the file or gzip stream; nil when discarding
 	buf   *bufio.Writer
 	gz    *gzip.Writer
 	sum   hash.Hash
 	line  []byte
-	lines uint64
 	err   error
 }
 
 // NewTraceWriter writes to w (which may be nil to only hash), gzip-compressed
-// if gz is set. epoch is the time that t_ns counts from.
+// if gz is set. epoch is the time that t_ns counts from. Close must be
+// called to finish the trace.
 func NewTraceWriter(w io.Writer, gz bool, epoch time.Time) *TraceWriter {
-	t := &TraceWriter{epoch: epoch, sum: sha256.New()}
+	t := &TraceWriter{
+		epoch: epoch,
+		work:  make(chan []traceRecord, 4),
+		free:  make(chan []traceRecord, 6),
+		done:  make(chan struct{}),
+		enc:   traceEncoder{epoch: epoch, sum: sha256.New()},
+	}
 	if w != nil {
 		if gz {
 			// A fixed header (no name, no mtime) keeps the gzip bytes stable too.
-			t.gz, _ = gzip.NewWriterLevel(w, gzip.BestSpeed)
-			w = t.gz
+			t.enc.gz, _ = gzip.NewWriterLevel(w, gzip.BestSpeed)
+			w = t.enc.gz
 		}
-		t.buf = bufio.NewWriterSize(w, 1<<16)
-		t.out = t.buf
+		t.enc.buf = bufio.NewWriterSize(w, 1<<16)
+		t.enc.out = t.enc.buf
 	}
+	t.batch = make([]traceRecord, 0, traceBatch)
+	go t.encodeLoop()
 	return t
+}
+
+func (t *TraceWriter) encodeLoop() {
+	defer close(t.done)
+	for b := range t.work {
+		for i := range b {
+			t.enc.write(b[i].now, b[i].node, b[i].ev)
+		}
+		clear(b)
+		select {
+		case t.free <- b[:0]:
+		default:
+		}
+	}
 }
 
 // Write appends one event.
 func (t *TraceWriter) Write(now time.Time, node int, ev core.Event) {
-	if t.err != nil {
+	t.lines++
+	t.batch = append(t.batch, traceRecord{now, node, ev})
+	if len(t.batch) == traceBatch {
+		t.flushBatch()
+	}
+}
+
+func (t *TraceWriter) flushBatch() {
+	if len(t.batch) == 0 {
+		return
+	}
+	t.work <- t.batch
+	select {
+	case t.batch = <-t.free:
+	default:
+		t.batch = make([]traceRecord, 0, traceBatch)
+	}
+}
+
+func (e *traceEncoder) write(now time.Time, node int, ev core.Event) {
+	if e.err != nil {
 		return
 	}
 	body, err := json.Marshal(ev)
 	if err != nil {
-		t.err = fmt.Errorf("trace: encoding %s: %w", ev.Kind(), err)
+		e.err = fmt.Errorf("trace: encoding %s: %w", ev.Kind(), err)
 		return
 	}
-	b := t.line[:0]
+	b := e.line[:0]
 	b = append(b, `{"t_ns":`...)
-	b = strconv.AppendInt(b, int64(now.Sub(t.epoch)), 10)
+	b = strconv.AppendInt(b, int64(now.Sub(e.epoch)), 10)
 	b = append(b, `,"node":`...)
 	b = strconv.AppendInt(b, int64(node), 10)
 	b = append(b, `,"ev":`...)
@@ -74,12 +143,11 @@ func (t *TraceWriter) Write(now time.Time, node int, ev core.Event) {
 		b = append(b, '}')
 	}
 	b = append(b, '\n')
-	t.line = b
-	t.lines++
-	t.sum.Write(b)
-	if t.out != nil {
-		if _, err := t.out.Write(b); err != nil {
-			t.err = fmt.Errorf("trace: %w", err)
+	e.line = b
+	e.sum.Write(b)
+	if e.out != nil {
+		if _, err := e.out.Write(b); err != nil {
+			e.err = fmt.Errorf("trace: %w", err)
 		}
 	}
 }
@@ -87,20 +155,31 @@ func (t *TraceWriter) Write(now time.Time, node int, ev core.Event) {
 // Lines returns the number of events written.
 func (t *TraceWriter) Lines() uint64 { return t.lines }
 
-// SHA256 returns the hex SHA-256 of the uncompressed trace so far.
-func (t *TraceWriter) SHA256() string { return hex.EncodeToString(t.sum.Sum(nil)) }
+// SHA256 returns the hex SHA-256 of the uncompressed trace; call it after
+// Close.
+func (t *TraceWriter) SHA256() string { return hex.EncodeToString(t.enc.sum.Sum(nil)) }
 
-// Close flushes buffers; it does not close the underlying writer.
+// Close encodes what is left and flushes buffers; it does not close the
+// underlying writer. It may be called more than once.
 func (t *TraceWriter) Close() error {
-	if t.buf != nil {
-		if err := t.buf.Flush(); err != nil && t.err == nil {
-			t.err = fmt.Errorf("trace: %w", err)
-		}
+	if !t.close {
+		t.close = true
+		t.flushBatch()
+		close(t.work)
 	}
-	if t.gz != nil {
-		if err := t.gz.Close(); err != nil && t.err == nil {
-			t.err = fmt.Errorf("trace: %w", err)
+	<-t.done
+	e := &t.enc
+	if e.buf != nil {
+		if err := e.buf.Flush(); err != nil && e.err == nil {
+			e.err = fmt.Errorf("trace: %w", err)
 		}
+		e.buf = nil
 	}
-	return t.err
+	if e.gz != nil {
+		if err := e.gz.Close(); err != nil && e.err == nil {
+			e.err = fmt.Errorf("trace: %w", err)
+		}
+		e.gz = nil
+	}
+	return e.err
 }

@@ -273,10 +273,10 @@ func (r *runner) run() (*reports.Summary, error) {
 			r.opts.Progress(Progress{Sim: t, Duration: dur, Events: w.Engine().Dispatched()})
 		}
 	}
-	wall := time.Since(start).Seconds()
 	if err := r.trace.Close(); err != nil {
 		return nil, err
 	}
+	wall := time.Since(start).Seconds() // the trace's encoding included
 	s := r.summary(wall, peak)
 	if r.opts.OutDir != "" {
 		if err := r.writeOutputs(s); err != nil {
