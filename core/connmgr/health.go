@@ -1,0 +1,174 @@
+package connmgr
+
+import (
+	"math/bits"
+	"time"
+)
+
+// HealthState is a session's health as its probes show it.
+type HealthState uint8
+
+// Health states.
+const (
+	Healthy HealthState = iota + 1
+	Degraded
+	Unhealthy
+)
+
+var healthNames = [...]string{"", "healthy", "degraded", "unhealthy"}
+
+// String returns the state's trace name.
+func (s HealthState) String() string {
+	if int(s) < len(healthNames) && s != 0 {
+		return healthNames[s]
+	}
+	return "unknown"
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (s HealthState) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// Reasons for a Degraded or Unhealthy state.
+const (
+	ReasonMissedPings = "missed-pings"
+	ReasonHighLoss    = "high-loss"
+	ReasonHighRTT     = "high-rtt"
+)
+
+// HealthMonitor estimates one session's round-trip time and loss from its
+// probes and classifies its health. It is plain data driven by calls; the
+// Manager keeps one per session and owns the probe timers.
+//
+// RTT follows RFC 6298 §2: the first sample R sets SRTT = R and
+// RTTVAR = R/2; each later sample R' sets RTTVAR = 3/4 RTTVAR + 1/4
+// |SRTT - R'| and then SRTT = 7/8 SRTT + 1/8 R'. Loss is the share of
+// unanswered probes among the last LossWindow.
+//
+// Concurrency: not safe for concurrent use.
+type HealthMonitor struct {
+	cfg    HealthConfig
+	srtt   time.Duration
+	rttvar time.Duration
+	minRTT time.Duration
+	last   time.Duration
+	window uint64 // bit i set: the i-th most recent probe was lost
+	n      int    // probes in the window
+	missed int    // consecutive unanswered probes
+	sent   uint64
+	lost   uint64
+	state  HealthState
+	reason string
+}
+
+// NewHealthMonitor returns a monitor in the Healthy state with no samples.
+func NewHealthMonitor(cfg HealthConfig) HealthMonitor {
+	return HealthMonitor{cfg: cfg, state: Healthy}
+}
+
+// ObserveRTT feeds a round-trip sample that is not a probe's (e.g. the
+// handshake's) into the estimator.
+func (h *HealthMonitor) ObserveRTT(r time.Duration) {
+	if r <= 0 {
+		r = 1 // a zero-delay link still took a round trip
+	}
+	h.last = r
+	if h.minRTT == 0 || r < h.minRTT {
+		h.minRTT = r
+	}
+	if h.srtt == 0 {
+		h.srtt, h.rttvar = r, r/2
+		return
+	}
+	d := h.srtt - r
+	if d < 0 {
+		d = -d
+	}
+	h.rttvar = h.rttvar - h.rttvar/4 + d/4
+	h.srtt = h.srtt - h.srtt/8 + r/8
+}
+
+// Answered records a probe answered after r.
+func (h *HealthMonitor) Answered(r time.Duration) {
+	h.sent++
+	h.push(false)
+	h.missed = 0
+	h.ObserveRTT(r)
+}
+
+// Missed records a probe that got no answer in time.
+func (h *HealthMonitor) Missed() {
+	h.sent++
+	h.lost++
+	h.push(true)
+	h.missed++
+}
+
+func (h *HealthMonitor) push(lost bool) {
+	h.window <<= 1
+	if lost {
+		h.window |= 1
+	}
+	if h.cfg.LossWindow < 64 {
+		h.window &= 1<<h.cfg.LossWindow - 1
+	}
+	h.n = min(h.n+1, h.cfg.LossWindow)
+}
+
+// Loss returns the share of lost probes in the window (0 with none).
+func (h *HealthMonitor) Loss() float64 {
+	if h.n == 0 {
+		return 0
+	}
+	return float64(bits.OnesCount64(h.window)) / float64(h.n)
+}
+
+// SRTT returns the smoothed RTT, 0 before the first sample.
+func (h *HealthMonitor) SRTT() time.Duration { return h.srtt }
+
+// RTTVar returns the RTT variation.
+func (h *HealthMonitor) RTTVar() time.Duration { return h.rttvar }
+
+// MinRTT returns the smallest sample.
+func (h *HealthMonitor) MinRTT() time.Duration { return h.minRTT }
+
+// LastRTT returns the latest sample.
+func (h *HealthMonitor) LastRTT() time.Duration { return h.last }
+
+// Missing returns the number of consecutive unanswered probes.
+func (h *HealthMonitor) Missing() int { return h.missed }
+
+// Probes returns the probes recorded and, of those, the lost ones.
+func (h *HealthMonitor) Probes() (sent, lost uint64) { return h.sent, h.lost }
+
+// State returns the state of the last Evaluate and its reason ("" when
+// Healthy).
+func (h *HealthMonitor) State() (HealthState, string) { return h.state, h.reason }
+
+// Evaluate classifies the session from its samples, first matching rule
+// first: MaxMissed consecutive misses, loss at UnhealthyLoss, SRTT at
+// UnhealthyRTT make it Unhealthy; one miss, loss at DegradedLoss, SRTT at
+// DegradedRTT make it Degraded; otherwise it is Healthy. Loss counts only
+// once the window holds MinLossSamples probes. It reports whether the
+// state changed.
+func (h *HealthMonitor) Evaluate() (HealthState, string, bool) {
+	c := &h.cfg
+	loss, enough := h.Loss(), h.n >= c.MinLossSamples
+	s, r := Healthy, ""
+	switch {
+	case h.missed >= c.MaxMissed:
+		s, r = Unhealthy, ReasonMissedPings
+	case enough && loss >= c.UnhealthyLoss:
+		s, r = Unhealthy, ReasonHighLoss
+	case c.UnhealthyRTT > 0 && h.srtt >= c.UnhealthyRTT:
+		s, r = Unhealthy, ReasonHighRTT
+	case h.missed > 0:
+		s, r = Degraded, ReasonMissedPings
+	case enough && loss >= c.DegradedLoss:
+		s, r = Degraded, ReasonHighLoss
+	case c.DegradedRTT > 0 && h.srtt >= c.DegradedRTT:
+		s, r = Degraded, ReasonHighRTT
+	}
+	changed := s != h.state || r != h.reason
+	h.state, h.reason = s, r
+	return s, r, changed
+}

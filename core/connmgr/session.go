@@ -1,0 +1,544 @@
+package connmgr
+
+import (
+	"bytes"
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/dchat/network/core"
+	"github.com/dchat/network/core/identity"
+	"github.com/dchat/network/core/wire"
+)
+
+// conn is one session (or dial) with a peer at an address.
+type conn struct {
+	peer  identity.PeerID // zero while dialling an address whose peer is unknown
+	key   [32]byte
+	addr  netip.AddrPort
+	dir   Direction
+	state State
+	nonce uint64
+	info  *peerInfo // book entry, once the peer is known
+
+	started, opened, ended time.Time
+	reason, detail         string
+
+	m      Metrics
+	health HealthMonitor
+
+	// Dial.
+	tries    int
+	dialSent time.Time
+
+	// Probes: one timer per session drives dial retransmissions, then
+	// the probe cycle, then the linger.
+	timer     core.Timer
+	probing   bool // a probe is outstanding; the timer is its timeout
+	seq       uint32
+	probeSent time.Time
+	idle      core.Timer
+}
+
+func (c *conn) reputation() float64 {
+	if c.info == nil {
+		return 0
+	}
+	return c.info.reputation
+}
+
+func (c *conn) live() bool { return c.state == Connecting || c.state == Connected }
+
+// count is the number of sessions held against MaxConnections.
+func (m *Manager) count() int { return m.nConn + m.nDial }
+
+func (m *Manager) newNonce() uint64 {
+	for {
+		if n := m.env.Rand.Uint64(); n != 0 {
+			return n
+		}
+	}
+}
+
+// send hands pkt to the node, counting it on c.
+func (m *Manager) send(c *conn, to netip.AddrPort, pkt []byte) {
+	if c != nil {
+		c.m.BytesOut += uint64(len(pkt))
+		c.m.MsgsOut++
+	}
+	m.node.Send(to, pkt)
+}
+
+func (m *Manager) received(now time.Time, c *conn, body []byte) {
+	c.m.BytesIn += uint64(len(body) + wire.HeaderLen)
+	c.m.MsgsIn++
+	c.m.LastSeen = now
+}
+
+func (m *Manager) setPeer(c *conn, id identity.PeerID) {
+	c.peer, c.key = id, [32]byte(id.PublicKey())
+}
+
+// Connect dials peer at addr (a local command). peer may be zero when only
+// the address is known; the ACCEPT then names it. At the cap the manager
+// trims to make room if it may, else it fails with ErrFull.
+func (m *Manager) Connect(now time.Time, peer identity.PeerID, addr netip.AddrPort) error {
+	return m.dial(now, peer, addr)
+}
+
+func (m *Manager) dial(now time.Time, peer identity.PeerID, addr netip.AddrPort) error {
+	switch {
+	case !m.running:
+		return ErrNotRunning
+	case !addr.IsValid():
+		return ErrBadAddr
+	case peer == m.self || addr == m.env.Transport.LocalAddr():
+		return ErrSelf
+	}
+	if c := m.byAddr[addr]; c != nil {
+		if c.live() {
+			return ErrExists
+		}
+		m.remove(c) // lingering: a new session replaces it
+	}
+	if !peer.IsZero() && m.byPeer[peer] != nil {
+		return ErrExists
+	}
+	if m.nDial >= m.cfg.MaxDialing {
+		return ErrDialLimit
+	}
+	if m.count() >= m.cfg.MaxConnections && !m.makeRoom(now) {
+		return ErrFull
+	}
+	c := &conn{addr: addr, dir: Outbound, state: Connecting, nonce: m.newNonce(), started: now}
+	if !peer.IsZero() {
+		m.setPeer(c, peer)
+		c.info = m.entry(peer, true)
+		c.info.addr = addr
+		m.byPeer[peer] = c
+	}
+	m.add(c)
+	m.nDial++
+	m.stats.Dials++
+	m.sendConnect(now, c)
+	return nil
+}
+
+func (m *Manager) add(c *conn) {
+	m.byAddr[c.addr] = c
+	m.list = append(m.list, c)
+}
+
+// remove forgets c entirely (it must not be live).
+func (m *Manager) remove(c *conn) {
+	if c.timer != nil {
+		c.timer.Stop()
+		c.timer = nil
+	}
+	if c.state == Disconnecting {
+		m.nLing--
+	}
+	if m.byAddr[c.addr] == c {
+		delete(m.byAddr, c.addr)
+	}
+	if i := slices.Index(m.list, c); i >= 0 {
+		m.list = slices.Delete(m.list, i, i+1)
+	}
+	c.state = Closed
+}
+
+func (m *Manager) sendConnect(now time.Time, c *conn) {
+	c.tries++
+	c.dialSent = now
+	msg := wire.Connect{Nonce: c.nonce, Sender: m.selfKey, Target: c.key}
+	m.send(c, c.addr, msg.AppendPacket(nil))
+	// Next: a retransmission after DialRetransmit x 2^(tries-1), or the
+	// dial timeout, whichever comes first.
+	next := m.cfg.DialRetransmit << min(c.tries-1, 30)
+	if left := c.started.Add(m.cfg.DialTimeout).Sub(now); next > left || next <= 0 {
+		next = left
+	}
+	c.timer = m.env.Clock.AfterFunc(next, func() { m.onDialTimer(c) })
+}
+
+func (m *Manager) onDialTimer(c *conn) {
+	if c.state != Connecting || m.byAddr[c.addr] != c {
+		return
+	}
+	now := m.env.Clock.Now()
+	if !now.Before(c.started.Add(m.cfg.DialTimeout)) {
+		m.end(now, c, ending{reason: ReasonTimeout, code: wire.ConnReasonTimeout, send: true})
+		return
+	}
+	m.sendConnect(now, c)
+}
+
+// handleConnect answers a CONNECT: ACCEPT, REJECT, or (losing a
+// simultaneous open) nothing. No state is kept for a refused peer.
+func (m *Manager) handleConnect(now time.Time, from netip.AddrPort, body []byte) error {
+	msg, err := wire.DecodeConnect(body)
+	if err != nil {
+		return m.dropErr(err)
+	}
+	if msg.Sender == ([32]byte{}) || msg.Nonce == 0 {
+		return m.drop(DropBadPeer)
+	}
+	peer := identity.PeerIDFromPublicKey(msg.Sender[:])
+	if peer == m.self {
+		m.reject(now, from, peer, msg.Nonce, wire.ConnReasonSelf)
+		return m.drop(DropSelf)
+	}
+	if msg.Target != ([32]byte{}) && msg.Target != m.selfKey {
+		m.reject(now, from, peer, msg.Nonce, wire.ConnReasonWrongPeer)
+		return nil
+	}
+	// Sessions this CONNECT collides with: one at the same address, one
+	// with the same peer elsewhere.
+	for _, old := range [2]*conn{m.byAddr[from], m.byPeer[peer]} {
+		if old == nil || (old.state != Connecting && old.state != Connected && old.state != Disconnecting) {
+			continue
+		}
+		switch {
+		case old.state == Connected && old.addr == from && old.peer == peer && old.nonce == msg.Nonce:
+			// A retransmitted CONNECT: our ACCEPT was lost.
+			m.received(now, old, body)
+			m.sendAccept(old)
+			return nil
+		case old.state == Connected && old.dir == Outbound && old.peer == peer &&
+			bytes.Compare(m.selfKey[:], msg.Sender[:]) < 0 && now.Sub(old.opened) < m.cfg.DialTimeout:
+			// The losing CONNECT of a simultaneous open, overtaken by the
+			// loser's ACCEPT of our dial (links may reorder): the loser
+			// holds our session, so keep it.
+			return m.drop(DropSimultaneous)
+		case old.state == Connected:
+			// The peer dialled anew (it restarted or moved): the newest
+			// handshake wins on both sides; it holds no old session.
+			m.end(now, old, ending{reason: ReasonReplaced, quiet: true, noLinger: true})
+		case old.state == Connecting:
+			// Simultaneous open: the dial of the lower peer key wins on
+			// both sides.
+			if bytes.Compare(m.selfKey[:], msg.Sender[:]) < 0 {
+				return m.drop(DropSimultaneous)
+			}
+			m.abandon(old)
+		case old.state == Disconnecting:
+			m.remove(old)
+		}
+	}
+	if p := m.lookup(peer); p != nil && p.reputation < m.cfg.MinReputation {
+		m.reject(now, from, peer, msg.Nonce, wire.ConnReasonReputation)
+		return nil
+	}
+	if m.count() >= m.cfg.MaxConnections && !m.makeRoom(now) {
+		m.reject(now, from, peer, msg.Nonce, wire.ConnReasonFull)
+		return nil
+	}
+	c := &conn{addr: from, dir: Inbound, state: Connected, nonce: msg.Nonce, started: now}
+	m.setPeer(c, peer)
+	m.add(c)
+	m.nConn++
+	m.received(now, c, body)
+	m.sendAccept(c)
+	m.stats.Accepted++
+	m.establish(now, c, 0)
+	return nil
+}
+
+func (m *Manager) sendAccept(c *conn) {
+	msg := wire.Accept{Nonce: c.nonce, Sender: m.selfKey}
+	m.send(c, c.addr, msg.AppendPacket(nil))
+}
+
+func (m *Manager) reject(now time.Time, to netip.AddrPort, peer identity.PeerID, nonce uint64, code uint8) {
+	reason := wire.ConnReasonName(code)
+	m.stats.Rejects[reason]++
+	m.send(nil, to, wire.Reject{Nonce: nonce, Reason: code}.AppendPacket(nil))
+	m.observe(now, Reject{Peer: peer, Addr: to, Reason: reason})
+}
+
+// abandon drops our own dial that lost a simultaneous open: the peer's
+// dial becomes the session, so nothing is reported.
+func (m *Manager) abandon(c *conn) {
+	m.nDial--
+	if m.byPeer[c.peer] == c {
+		delete(m.byPeer, c.peer)
+	}
+	m.remove(c)
+}
+
+func (m *Manager) handleAccept(now time.Time, from netip.AddrPort, body []byte) error {
+	msg, err := wire.DecodeAccept(body)
+	if err != nil {
+		return m.dropErr(err)
+	}
+	c := m.byAddr[from]
+	if c == nil {
+		return m.drop(core.ReasonUnsolicited)
+	}
+	if c.nonce != msg.Nonce {
+		return m.drop(DropBadNonce)
+	}
+	switch c.state {
+	case Connected:
+		if c.dir == Outbound {
+			m.received(now, c, body) // answer to a retransmitted CONNECT
+			return nil
+		}
+		return m.drop(core.ReasonUnsolicited)
+	case Disconnecting:
+		return nil // late: absorbed
+	}
+	if msg.Sender == ([32]byte{}) {
+		return m.drop(DropBadPeer)
+	}
+	peer := identity.PeerIDFromPublicKey(msg.Sender[:])
+	m.received(now, c, body)
+	switch {
+	case peer == m.self:
+		m.end(now, c, ending{reason: ReasonSelf, code: wire.ConnReasonSelf, send: true})
+		return m.drop(DropSelf)
+	case !c.peer.IsZero() && c.peer != peer:
+		m.end(now, c, ending{reason: ReasonWrongPeer, code: wire.ConnReasonWrongPeer, send: true})
+		return nil
+	}
+	if old := m.byPeer[peer]; old != nil && old != c {
+		if old.state == Connected {
+			// The acceptor has replaced its session with this one.
+			m.end(now, old, ending{reason: ReasonReplaced, quiet: true, noLinger: true})
+		} else {
+			m.end(now, old, ending{reason: ReasonDuplicate, code: wire.ConnReasonDuplicate, send: true, quiet: true})
+		}
+	}
+	if c.peer.IsZero() {
+		m.setPeer(c, peer)
+		m.byPeer[peer] = c
+		c.info = m.entry(peer, true)
+		c.info.addr = c.addr
+	}
+	if c.timer != nil {
+		c.timer.Stop()
+		c.timer = nil
+	}
+	var rtt time.Duration
+	if c.tries == 1 { // Karn: no sample from a retransmitted handshake
+		rtt = now.Sub(c.dialSent)
+	}
+	c.state = Connected
+	m.nDial--
+	m.nConn++
+	m.stats.Connected++
+	if c.info.attempts > 0 {
+		m.stats.Reconnected++
+	}
+	m.establish(now, c, rtt)
+	m.fill(now) // a dial slot is free
+	return nil
+}
+
+func (m *Manager) handleReject(now time.Time, from netip.AddrPort, body []byte) error {
+	msg, err := wire.DecodeReject(body)
+	if err != nil {
+		return m.dropErr(err)
+	}
+	c := m.byAddr[from]
+	switch {
+	case c == nil:
+		return m.drop(core.ReasonUnsolicited)
+	case c.nonce != msg.Nonce:
+		return m.drop(DropBadNonce)
+	case c.state == Disconnecting:
+		return nil
+	case c.state != Connecting:
+		return m.drop(core.ReasonUnsolicited)
+	}
+	m.received(now, c, body)
+	m.end(now, c, ending{reason: ReasonRejected, detail: wire.ConnReasonName(msg.Reason)})
+	return nil
+}
+
+func (m *Manager) handleClose(now time.Time, from netip.AddrPort, body []byte) error {
+	msg, err := wire.DecodeClose(body)
+	if err != nil {
+		return m.dropErr(err)
+	}
+	c := m.byAddr[from]
+	switch {
+	case c == nil:
+		return m.drop(DropUnknownSession)
+	case c.nonce != msg.Nonce:
+		return m.drop(DropBadNonce)
+	}
+	m.received(now, c, body)
+	detail := wire.ConnReasonName(msg.Reason)
+	switch c.state {
+	case Disconnecting:
+		m.remove(c) // both sides agree: nothing left to absorb
+	case Connecting:
+		m.end(now, c, ending{reason: ReasonRejected, detail: detail})
+	case Connected:
+		reason := ReasonClosedByPeer
+		if msg.Reason == wire.ConnReasonUnknownSession {
+			reason = ReasonReset
+		}
+		m.end(now, c, ending{reason: reason, detail: detail})
+	}
+	return nil
+}
+
+// establish completes a session (either direction): book entry, health
+// monitor, timers, event, callbacks.
+func (m *Manager) establish(now time.Time, c *conn, rtt time.Duration) {
+	c.opened = now
+	c.m.LastSeen, c.m.LastActive = now, now
+	m.byPeer[c.peer] = c
+	if c.info == nil {
+		c.info = m.entry(c.peer, true)
+	}
+	p := c.info
+	p.conn, p.addr, p.attempts, p.backoff = c, c.addr, 0, 0
+	if p.redial != nil {
+		p.redial.Stop()
+		p.redial = nil
+	}
+	c.health = NewHealthMonitor(m.cfg.Health)
+	if rtt > 0 {
+		c.health.ObserveRTT(rtt)
+	}
+	c.timer = m.env.Clock.AfterFunc(m.cfg.Health.PingInterval, func() { m.onProbeTimer(c) })
+	if m.cfg.Health.IdleTimeout > 0 {
+		c.idle = m.env.Clock.AfterFunc(m.cfg.Health.IdleTimeout, func() { m.onIdle(c) })
+	}
+	m.gpDirty = true
+	m.observe(now, Open{Peer: c.peer, Addr: c.addr, Direction: c.dir, RTT: rtt, Count: m.nConn})
+	if len(m.onConnected) > 0 {
+		snap := m.snapshot(now, c)
+		for _, f := range m.onConnected {
+			f(now, snap)
+		}
+	}
+}
+
+// ending says how a session ends.
+type ending struct {
+	reason, detail string
+	code           uint8 // CLOSE reason code, if send
+	send           bool  // send CLOSE to the peer
+	quiet          bool  // no redial and no candidate fill afterwards
+	noLinger       bool
+}
+
+// end closes a session or fails a dial: counters, CLOSE, event, callbacks,
+// then redial (important peers) and candidate fill.
+func (m *Manager) end(now time.Time, c *conn, e ending) {
+	if !c.live() || m.byAddr[c.addr] != c {
+		return
+	}
+	was := c.state
+	if c.timer != nil {
+		c.timer.Stop()
+		c.timer = nil
+	}
+	if c.idle != nil {
+		c.idle.Stop()
+		c.idle = nil
+	}
+	c.probing = false
+	if was == Connecting {
+		m.nDial--
+	} else {
+		m.nConn--
+		m.gpDirty = true
+	}
+	if !c.peer.IsZero() && m.byPeer[c.peer] == c {
+		delete(m.byPeer, c.peer)
+	}
+	if e.send {
+		m.send(c, c.addr, wire.Close{Nonce: c.nonce, Reason: e.code}.AppendPacket(nil))
+	}
+	c.reason, c.detail, c.ended = e.reason, e.detail, now
+	if e.send && !e.noLinger && m.cfg.Linger > 0 {
+		c.state = Disconnecting
+		m.nLing++
+		c.timer = m.env.Clock.AfterFunc(m.cfg.Linger, func() { m.onLingerEnd(c) })
+		m.capLinger()
+	} else {
+		m.remove(c)
+	}
+	final := Closed
+	if failure(e.reason) {
+		final = Failed
+	}
+	m.stats.Closes[e.reason]++
+	var uptime time.Duration
+	if was == Connected {
+		uptime = now.Sub(c.opened)
+	}
+	m.observe(now, Close{Peer: c.peer, Addr: c.addr, Direction: c.dir, Was: was, Reason: e.reason,
+		Detail: e.detail, Uptime: uptime, Count: m.nConn})
+	p := c.info
+	if p != nil && p.conn == c {
+		p.conn = nil
+	}
+	if p != nil && was == Connecting && m.cfg.CandidateCooldown > 0 {
+		p.cooldown = now.Add(m.cfg.CandidateCooldown)
+	}
+	if len(m.onDisconnected) > 0 {
+		snap := m.snapshot(now, c)
+		snap.State = final
+		for _, f := range m.onDisconnected {
+			f(now, snap)
+		}
+	}
+	if p != nil && !e.quiet && m.running && p.important() && p.conn == nil && redials(e.reason) {
+		m.scheduleRedial(now, p)
+	}
+	if p != nil && m.peers[p.id] == p {
+		m.tidy(now, p)
+	}
+	if !e.quiet {
+		m.fill(now)
+	}
+}
+
+// redials reports whether an important peer is redialled after a session
+// ended for reason.
+func redials(reason string) bool {
+	switch reason {
+	case ReasonLocal, ReasonShutdown, ReasonReplaced, ReasonDuplicate, ReasonSelf, ReasonWrongPeer:
+		return false
+	}
+	return true
+}
+
+func (m *Manager) onLingerEnd(c *conn) {
+	if c.state == Disconnecting && m.byAddr[c.addr] == c {
+		m.remove(c)
+	}
+}
+
+// capLinger bounds the lingering entries to MaxConnections, oldest first.
+func (m *Manager) capLinger() {
+	for i := 0; m.nLing > m.cfg.MaxConnections && i < len(m.list); {
+		if c := m.list[i]; c.state == Disconnecting {
+			m.remove(c)
+			continue
+		}
+		i++
+	}
+}
+
+// Disconnect closes the session with peer (a local command), sending
+// CLOSE. An important peer is not redialled after it.
+func (m *Manager) Disconnect(now time.Time, peer identity.PeerID) error {
+	c := m.byPeer[peer]
+	if c == nil {
+		return ErrNotConnected
+	}
+	m.end(now, c, ending{reason: ReasonLocal, code: wire.ConnReasonLocal, send: true})
+	return nil
+}
+
+func (m *Manager) dropErr(err error) error {
+	m.stats.Drops[core.Reason(err)]++
+	return err
+}
