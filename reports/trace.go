@@ -29,7 +29,7 @@ import (
 // they were written inline and the simulation's goroutine is spared the
 // work. Events are values (core.Event): Write keeps them until encoded.
 //
-// Concurrency: Write, Lines and Close from one goroutine; SHA256 after Close.
+// Concurrency: Write, Lines, Close and SHA256 from one goroutine.
 type TraceWriter struct {
 	epoch time.Time
 	lines uint64
@@ -155,9 +155,13 @@ func (e *traceEncoder) write(now time.Time, node int, ev core.Event) {
 // Lines returns the number of events written.
 func (t *TraceWriter) Lines() uint64 { return t.lines }
 
-// SHA256 returns the hex SHA-256 of the uncompressed trace; call it after
-// Close.
-func (t *TraceWriter) SHA256() string { return hex.EncodeToString(t.enc.sum.Sum(nil)) }
+// SHA256 returns the hex SHA-256 of the uncompressed trace. It finishes
+// the trace first (as Close, whose error it leaves to Close to report):
+// nothing may be written after it.
+func (t *TraceWriter) SHA256() string {
+	_ = t.Close()
+	return hex.EncodeToString(t.enc.sum.Sum(nil))
+}
 
 // Close encodes what is left and flushes buffers; it does not close the
 // underlying writer. It may be called more than once.

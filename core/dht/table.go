@@ -46,9 +46,8 @@ type Diversity struct {
 // entry is a table slot; its key is PeerInfo's cached one.
 type entry struct {
 	PeerInfo
-	group    netip.Prefix
-	bucket   int
-	failures int
+	bucket   int32
+	failures int32
 }
 
 type bucket struct {
@@ -98,7 +97,6 @@ type Table struct {
 	buckets    []bucket
 	touchedAll time.Time
 	index      map[identity.PeerID]*entry
-	groups     map[netip.Prefix]int
 	size       int
 	version    uint64
 	scratch    []distEntry // Closest's working set
@@ -134,8 +132,7 @@ func (t *Table) replIn(i int) []*entry {
 func NewTable(self identity.PeerID, k, repl int, div Diversity) *Table {
 	return &Table{
 		self: self, selfKey: self.Key(), k: k, repl: repl, div: div,
-		index:  make(map[identity.PeerID]*entry),
-		groups: make(map[netip.Prefix]int),
+		index: make(map[identity.PeerID]*entry),
 	}
 }
 
@@ -208,23 +205,30 @@ func validAddr(ap netip.AddrPort) bool {
 // full).
 func (t *Table) Admissible(key identity.Key, addr netip.AddrPort) bool {
 	i := t.BucketIndex(key)
-	return i >= 0 && validAddr(addr) && t.diverse(i, t.group(addr.Addr()), nil)
+	return i >= 0 && validAddr(addr) && t.diverse(i, t.group(addr.Addr()))
 }
 
-func (t *Table) diverse(i int, g netip.Prefix, skip *entry) bool {
+// diverse reports whether one more peer of group g fits the limits of
+// bucket i and of the table. It counts by scanning the entries (about a
+// hundred) rather than keeping a map per table: it runs only for peers
+// about to be admitted, and the memory counts at 100,000 nodes.
+func (t *Table) diverse(i int, g netip.Prefix) bool {
 	if !t.div.Enabled {
 		return true
 	}
-	if t.groups[g] >= t.div.PerTable {
-		return false
-	}
-	n := 0
-	for _, e := range t.entriesIn(i) {
-		if e != skip && e.group == g {
-			n++
+	inTable, inBucket := 0, 0
+	for bi := range t.buckets {
+		for _, e := range t.buckets[bi].entries {
+			if t.group(e.Addr.Addr()) != g {
+				continue
+			}
+			inTable++
+			if bi == i {
+				inBucket++
+			}
 		}
 	}
-	return n < t.div.PerBucket
+	return inTable < t.div.PerTable && inBucket < t.div.PerBucket
 }
 
 // Update records that peer p answered a request of ours at now, with the
@@ -246,7 +250,7 @@ func (t *Table) Update(now time.Time, p PeerInfo, rtt time.Duration) (Outcome, P
 			e.observeRTT(rtt)
 			e.reward()
 			e.failures = 0
-			b := t.at(e.bucket)
+			b := t.at(int(e.bucket))
 			if j := slices.Index(b.entries, e); j >= 0 && j != len(b.entries)-1 {
 				b.moveToTail(j)
 			}
@@ -256,13 +260,12 @@ func (t *Table) Update(now time.Time, p PeerInfo, rtt time.Duration) (Outcome, P
 	}
 	key := p.dhtKey()
 	i := t.BucketIndex(key)
-	g := t.group(p.Addr.Addr())
-	if !t.diverse(i, g, nil) {
+	if !t.diverse(i, t.group(p.Addr.Addr())) {
 		return Rejected, PeerInfo{}
 	}
 	p.LastSeen = now
 	p.observeRTT(rtt)
-	e := &entry{PeerInfo: p, group: g, bucket: i}
+	e := &entry{PeerInfo: p, bucket: int32(i)}
 	b := t.at(i)
 	if len(b.entries) < t.k {
 		t.insert(e)
@@ -273,13 +276,12 @@ func (t *Table) Update(now time.Time, p PeerInfo, rtt time.Duration) (Outcome, P
 }
 
 func (t *Table) insert(e *entry) {
-	b := t.at(e.bucket)
+	b := t.at(int(e.bucket))
 	b.appendEntry(e)
 	if j := slices.IndexFunc(b.repl, func(r *entry) bool { return r.ID == e.ID }); j >= 0 {
 		b.repl = slices.Delete(b.repl, j, j+1)
 	}
 	t.index[e.ID] = e
-	t.groups[e.group]++
 	t.size++
 	t.version++
 }
@@ -298,14 +300,11 @@ func (t *Table) addReplacement(b *bucket, e *entry) {
 }
 
 func (t *Table) remove(e *entry) {
-	b := t.at(e.bucket)
+	b := t.at(int(e.bucket))
 	if j := slices.Index(b.entries, e); j >= 0 {
 		b.deleteEntry(j)
 	}
 	delete(t.index, e.ID)
-	if t.groups[e.group]--; t.groups[e.group] <= 0 {
-		delete(t.groups, e.group)
-	}
 	t.size--
 	t.version++
 }
@@ -319,7 +318,7 @@ func (t *Table) Fail(id identity.PeerID) int {
 	}
 	e.failures++
 	e.punish()
-	return e.failures
+	return int(e.failures)
 }
 
 // Remove takes id out of the table and promotes the most recently seen
@@ -331,14 +330,14 @@ func (t *Table) Remove(id identity.PeerID) (removed PeerInfo, promoted PeerInfo,
 		return PeerInfo{}, PeerInfo{}, false, false
 	}
 	t.remove(e)
-	b := t.at(e.bucket)
+	b := t.at(int(e.bucket))
 	for j := len(b.repl) - 1; j >= 0; j-- {
 		r := b.repl[j]
 		if t.index[r.ID] != nil {
 			b.repl = slices.Delete(b.repl, j, j+1)
 			continue
 		}
-		if t.diverse(r.bucket, r.group, nil) {
+		if t.diverse(int(r.bucket), t.group(r.Addr.Addr())) {
 			t.insert(r) // also removes it from the cache
 			return e.PeerInfo, r.PeerInfo, true, true
 		}
