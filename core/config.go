@@ -2,6 +2,8 @@ package core
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -32,6 +34,19 @@ type Config struct {
 	PingInterval      time.Duration `yaml:"ping_interval" toml:"ping_interval"`
 	PingTimeout       time.Duration `yaml:"ping_timeout" toml:"ping_timeout"`
 	IdleTimeout       time.Duration `yaml:"idle_timeout" toml:"idle_timeout"`
+	// ConnGracePeriod protects a new connection from pruning while it is
+	// younger; 0 disables the grace.
+	ConnGracePeriod time.Duration `yaml:"connection_grace_period" toml:"connection_grace_period"`
+	// ConnTrimPause is the least time between two trims; 0 allows a trim
+	// at every limit hit.
+	ConnTrimPause time.Duration `yaml:"connection_trim_pause" toml:"connection_trim_pause"`
+	// PruningStrategy ranks connections for trimming: one of
+	// PruningStrategies (lru, reputation, latency, combined).
+	PruningStrategy string `yaml:"pruning_strategy" toml:"pruning_strategy"`
+	// ReconnectBackoffBase and ReconnectBackoffMax bound the exponential
+	// backoff of redials to important peers (base x 2^attempt, capped).
+	ReconnectBackoffBase time.Duration `yaml:"reconnect_backoff_base" toml:"reconnect_backoff_base"`
+	ReconnectBackoffMax  time.Duration `yaml:"reconnect_backoff_max" toml:"reconnect_backoff_max"`
 
 	// NAT traversal.
 	EnableUPnP         bool `yaml:"enable_upnp" toml:"enable_upnp"`
@@ -42,6 +57,10 @@ type Config struct {
 	MaxRelayHops            int     `yaml:"max_relay_hops" toml:"max_relay_hops"`
 	RelayBandwidthLimitMbps float64 `yaml:"relay_bandwidth_limit_mbps" toml:"relay_bandwidth_limit_mbps"`
 }
+
+// PruningStrategies are the values of pruning_strategy: least recently
+// used, lowest reputation, highest latency, or a weighted combination.
+var PruningStrategies = []string{"lru", "reputation", "latency", "combined"}
 
 // DefaultConfig returns the plan's defaults.
 func DefaultConfig() Config {
@@ -66,6 +85,12 @@ func DefaultConfig() Config {
 		PingInterval:      30 * time.Second,
 		PingTimeout:       10 * time.Second,
 		IdleTimeout:       5 * time.Minute,
+
+		ConnGracePeriod:      30 * time.Second,
+		ConnTrimPause:        10 * time.Second,
+		PruningStrategy:      "combined",
+		ReconnectBackoffBase: time.Second,
+		ReconnectBackoffMax:  5 * time.Minute,
 
 		EnableUPnP:         true,
 		EnableHolePunching: true,
@@ -104,10 +129,19 @@ func (c Config) Validate() error {
 		{"dht_record_ttl", c.DHTRecordTTL}, {"gossip_message_cache_ttl", c.GossipMessageCacheTTL},
 		{"connection_timeout", c.ConnectionTimeout}, {"ping_interval", c.PingInterval},
 		{"ping_timeout", c.PingTimeout}, {"idle_timeout", c.IdleTimeout},
+		{"reconnect_backoff_base", c.ReconnectBackoffBase}, {"reconnect_backoff_max", c.ReconnectBackoffMax},
 	}
 	for _, d := range durations {
 		if d.v <= 0 {
 			return bad(d.key, "must be a positive duration, got %v", d.v)
+		}
+	}
+	for _, d := range []struct {
+		key string
+		v   time.Duration
+	}{{"connection_grace_period", c.ConnGracePeriod}, {"connection_trim_pause", c.ConnTrimPause}} {
+		if d.v < 0 {
+			return bad(d.key, "must not be negative, got %v", d.v)
 		}
 	}
 	switch {
@@ -127,6 +161,10 @@ func (c Config) Validate() error {
 		return bad("gossip_global_rate", "must be positive, got %g", c.GossipGlobalRate)
 	case c.RelayBandwidthLimitMbps <= 0:
 		return bad("relay_bandwidth_limit_mbps", "must be positive, got %g", c.RelayBandwidthLimitMbps)
+	case c.ReconnectBackoffMax < c.ReconnectBackoffBase:
+		return bad("reconnect_backoff_max", "must not be below reconnect_backoff_base (%v), got %v", c.ReconnectBackoffBase, c.ReconnectBackoffMax)
+	case !slices.Contains(PruningStrategies, c.PruningStrategy):
+		return bad("pruning_strategy", "unknown strategy %q (want one of %s)", c.PruningStrategy, strings.Join(PruningStrategies, ", "))
 	case c.PingTimeout > c.PingInterval:
 		return bad("ping_timeout", "must not exceed ping_interval (%v), got %v", c.PingInterval, c.PingTimeout)
 	}

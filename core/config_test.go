@@ -25,6 +25,12 @@ func TestConfigValidateNamesKey(t *testing.T) {
 		{"ping_timeout", func(c *Config) { c.PingTimeout = time.Minute }},
 		{"idle_timeout", func(c *Config) { c.IdleTimeout = -1 }},
 		{"gossip_peer_rate", func(c *Config) { c.GossipPeerRate = 0 }},
+		{"connection_grace_period", func(c *Config) { c.ConnGracePeriod = -time.Second }},
+		{"connection_trim_pause", func(c *Config) { c.ConnTrimPause = -1 }},
+		{"pruning_strategy", func(c *Config) { c.PruningStrategy = "random" }},
+		{"pruning_strategy", func(c *Config) { c.PruningStrategy = "" }},
+		{"reconnect_backoff_base", func(c *Config) { c.ReconnectBackoffBase = 0 }},
+		{"reconnect_backoff_max", func(c *Config) { c.ReconnectBackoffMax = c.ReconnectBackoffBase / 2 }},
 	}
 	for _, c := range cases {
 		cfg := DefaultConfig()
@@ -32,6 +38,19 @@ func TestConfigValidateNamesKey(t *testing.T) {
 		err := cfg.Validate()
 		if !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), c.key) {
 			t.Errorf("%s: err = %v", c.key, err)
+		}
+	}
+}
+
+// Zero grace and trim pause are allowed (prune at once), and every
+// strategy name is.
+func TestConfigConnectionKeys(t *testing.T) {
+	c := DefaultConfig()
+	c.ConnGracePeriod, c.ConnTrimPause = 0, 0
+	for _, s := range PruningStrategies {
+		c.PruningStrategy = s
+		if err := c.Validate(); err != nil {
+			t.Errorf("%s: %v", s, err)
 		}
 	}
 }

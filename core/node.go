@@ -36,7 +36,16 @@ type Node struct {
 	components []Component
 	running    bool
 	stats      Stats
+	traffic    TrafficHook
 }
+
+// TrafficHook is called for every datagram a node sends, and for every
+// datagram it receives that decodes to a valid envelope: now, the peer's
+// address, the envelope's kind, the datagram's size (envelope included)
+// and whether it went out. It runs on the node's driver, inside Send and
+// HandlePacket, so like an environment call it must not send or run a
+// handler itself.
+type TrafficHook func(now time.Time, peer netip.AddrPort, kind wire.Kind, size int, out bool)
 
 // Stats counts a node's traffic. Drops are also observed as Drop events.
 type Stats struct {
@@ -86,6 +95,15 @@ func (n *Node) Register(kind wire.Kind, h Handler) error {
 	return nil
 }
 
+// SetTrafficHook sets f to be called for every datagram the node sends,
+// and for every datagram it receives that decodes to a valid envelope,
+// before it is handed to its kind's handler (e.g. the connection manager's
+// Traffic, which counts application traffic per session). nil removes it.
+// Without a hook, sending and receiving cost nothing extra.
+func (n *Node) SetTrafficHook(f func(now time.Time, peer netip.AddrPort, kind wire.Kind, size int, out bool)) {
+	n.traffic = f
+}
+
 // Attach adds a component whose Start and Stop follow the node's.
 func (n *Node) Attach(c Component) { n.components = append(n.components, c) }
 
@@ -126,6 +144,9 @@ func (n *Node) HandlePacket(now time.Time, from netip.AddrPort, pkt []byte) {
 		n.Drop(now, from, 0, Reason(err))
 		return
 	}
+	if n.traffic != nil {
+		n.traffic(now, from, env.Kind, len(pkt), false)
+	}
 	h := n.handlers[env.Kind]
 	if h == nil {
 		n.Drop(now, from, env.Kind, ReasonUnknownKind)
@@ -137,9 +158,18 @@ func (n *Node) HandlePacket(now time.Time, from netip.AddrPort, pkt []byte) {
 }
 
 // Send hands a complete datagram (envelope included) to the transport.
+// The traffic hook, if set, sees it first, with the envelope's kind byte
+// (0 for a datagram too short to have one).
 func (n *Node) Send(to netip.AddrPort, pkt []byte) {
 	n.stats.PacketsOut++
 	n.stats.BytesOut += uint64(len(pkt))
+	if n.traffic != nil {
+		var kind wire.Kind
+		if len(pkt) >= wire.HeaderLen {
+			kind = wire.Kind(pkt[1])
+		}
+		n.traffic(n.env.Clock.Now(), to, kind, len(pkt), true)
+	}
 	n.env.Transport.Send(to, pkt)
 }
 

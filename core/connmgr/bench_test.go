@@ -61,7 +61,7 @@ func benchManager(b testing.TB, n int) (*core.Node, *Manager, *benchEnv) {
 			b.Fatalf("session %d not opened", i)
 		}
 		c.health.Answered(time.Duration(10+i*7%90) * time.Millisecond)
-		c.m.LastActive = e.now.Add(time.Duration(i*13%50) * time.Second)
+		c.tr.lastActive = m.since(e.now.Add(time.Duration(i*13%50) * time.Second))
 		m.AdjustReputation(c.peer, float64(i%5-2)/4)
 		e.now = e.now.Add(time.Second)
 	}

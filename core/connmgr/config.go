@@ -114,7 +114,10 @@ func DefaultConfig() Config {
 
 // FromCore returns DefaultConfig with the connection fields of c applied:
 // max_connections, target_connections, connection_timeout, ping_interval,
-// ping_timeout and idle_timeout.
+// ping_timeout, idle_timeout, connection_grace_period,
+// connection_trim_pause, pruning_strategy, reconnect_backoff_base and
+// reconnect_backoff_max. An unknown strategy name leaves Strategy invalid,
+// so that Validate (and New) reject it.
 func FromCore(c core.Config) Config {
 	m := DefaultConfig()
 	m.MaxConnections = c.MaxConnections
@@ -124,6 +127,13 @@ func FromCore(c core.Config) Config {
 	m.Health.PingTimeout = c.PingTimeout
 	m.Health.IdleTimeout = c.IdleTimeout
 	m.IdleScale = c.IdleTimeout
+	m.GracePeriod = c.ConnGracePeriod
+	m.TrimPause = c.ConnTrimPause
+	if err := m.Strategy.UnmarshalText([]byte(c.PruningStrategy)); err != nil {
+		m.Strategy = 0
+	}
+	m.Reconnect.Base = c.ReconnectBackoffBase
+	m.Reconnect.Max = c.ReconnectBackoffMax
 	return m
 }
 
@@ -179,6 +189,14 @@ type HealthConfig struct {
 	// count (idle_timeout). 0 disables it. Protected peers are exempt.
 	IdleTimeout time.Duration
 
+	// EarlyProbe sends the first probe of a session that has no RTT
+	// sample (every inbound one, and outbound ones whose handshake was
+	// retransmitted) at once rather than after PingInterval, so that both
+	// ends know the session's RTT within a round trip: gossip prefers
+	// low-RTT peers, and pruning by latency counts an unknown RTT as the
+	// worst.
+	EarlyProbe bool
+
 	// MaxMissed consecutive unanswered probes make a session unhealthy;
 	// one makes it degraded.
 	MaxMissed int
@@ -203,6 +221,7 @@ func DefaultHealthConfig() HealthConfig {
 		PingInterval:   30 * time.Second,
 		PingTimeout:    10 * time.Second,
 		IdleTimeout:    5 * time.Minute,
+		EarlyProbe:     true,
 		MaxMissed:      3,
 		LossWindow:     10,
 		MinLossSamples: 4,

@@ -25,6 +25,21 @@ func TestConfig(t *testing.T) {
 	if err := connmgr.FromCore(core.DefaultConfig()).Validate(); err != nil {
 		t.Fatalf("plan defaults: %v", err)
 	}
+	if d, c := connmgr.DefaultConfig(), connmgr.FromCore(core.DefaultConfig()); d.GracePeriod != c.GracePeriod ||
+		d.TrimPause != c.TrimPause || d.Strategy != c.Strategy || d.Reconnect != c.Reconnect {
+		t.Errorf("core's defaults differ from this package's: %+v", c)
+	}
+	cc.ConnGracePeriod, cc.ConnTrimPause, cc.PruningStrategy = 0, 2*time.Second, "latency"
+	cc.ReconnectBackoffBase, cc.ReconnectBackoffMax = 3*time.Second, time.Minute
+	m = connmgr.FromCore(cc)
+	if m.GracePeriod != 0 || m.TrimPause != 2*time.Second || m.Strategy != connmgr.HighestLatency ||
+		m.Reconnect.Base != 3*time.Second || m.Reconnect.Max != time.Minute || m.Reconnect.Jitter != 0.2 {
+		t.Fatalf("FromCore: %+v", m)
+	}
+	cc.PruningStrategy = "random"
+	if err := connmgr.FromCore(cc).Validate(); !errors.Is(err, core.ErrConfig) {
+		t.Errorf("unknown strategy: %v", err)
+	}
 	bad := map[string]func(*connmgr.Config){
 		"max":           func(c *connmgr.Config) { c.MaxConnections = 0 },
 		"target>max":    func(c *connmgr.Config) { c.Target = 51 },

@@ -81,7 +81,10 @@
 // PingTimeout for the CONN-PONG. Answers feed an RFC 6298 estimator (SRTT,
 // RTTVAR, min, last; the handshake's round trip counts when its CONNECT was
 // not retransmitted, per Karn) and a loss window over the last LossWindow
-// probes. After a miss the next probe goes at once. A HealthMonitor
+// probes. After a miss the next probe goes at once, and so does the first
+// probe of a session without an RTT sample (every inbound one) when
+// Health.EarlyProbe is set (the default), so both ends know a session's
+// RTT within a round trip of its handshake. A HealthMonitor
 // classifies the session: Unhealthy after MaxMissed misses in a row, or
 // loss at UnhealthyLoss, or SRTT at UnhealthyRTT; Degraded after one miss,
 // loss at DegradedLoss or SRTT at DegradedRTT; Healthy otherwise. An
@@ -91,8 +94,11 @@
 // PING/PONG, because health.Pinger reports results only as events.
 //
 // Application traffic is reported by the node through Touch (received) and
-// Sent, or the Traffic hook: it counts in the session's bytes and messages
-// and sets LastActive. A session without application traffic either way
+// Sent, or the Traffic hook (core.Node.SetTrafficHook): it counts in the
+// session's bytes and messages and sets LastActive. Traffic, called for
+// every datagram, batches what it records for IPv4 peers and applies the
+// batch before anything reads or changes it (traffic.go), so that it
+// costs a small append per datagram. A session without application traffic either way
 // for IdleTimeout is closed ("idle"), unless the peer is protected. The
 // manager's own frames count in the metrics and LastSeen, not in
 // LastActive: probes keep a session alive, not busy.
@@ -106,7 +112,10 @@
 // Start, protected peers with a known address are dialled at once.
 // AddCandidates queues peers (e.g. from the DHT) that are dialled while the
 // node holds fewer than Target sessions, at most MaxDialing at a time; a
-// peer whose dial failed cools down for CandidateCooldown.
+// peer whose dial failed cools down for CandidateCooldown. A Feed keeps
+// the queue supplied from a CandidateSource (StaticCandidates, a
+// configured list; DHTCandidates, the routing table) whenever the node is
+// below Target with an empty queue.
 //
 // # Bad input
 //

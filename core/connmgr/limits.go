@@ -65,7 +65,7 @@ func (m *Manager) onTrimTimer() {
 func (m *Manager) candidate(c *conn) PruneCandidate {
 	return PruneCandidate{
 		Peer: c.peer, Inbound: c.dir == Inbound, Protected: c.info != nil && c.info.important(),
-		Opened: c.opened, LastActive: c.m.LastActive, SRTT: c.health.SRTT(), Loss: c.health.Loss(),
+		Opened: c.opened, LastActive: m.at(c.tr.lastActive), SRTT: c.health.SRTT(), Loss: c.health.Loss(),
 		Reputation: c.reputation(),
 	}
 }
@@ -73,6 +73,7 @@ func (m *Manager) candidate(c *conn) PruneCandidate {
 // pickVictims ranks the connected sessions and returns up to n to prune,
 // in order. The result is scratch, valid until the next call.
 func (m *Manager) pickVictims(now time.Time, n int) []*conn {
+	m.flushTraffic()
 	m.pc, m.pcConn = m.pc[:0], m.pcConn[:0]
 	for _, c := range m.list {
 		if c.state == Connected {

@@ -86,6 +86,12 @@ func (s Stats) clone() Stats {
 // Callbacks run on that driver too, after the manager's state is
 // consistent; they may call the manager.
 type Manager struct {
+	// The traffic hook's fields come first, in one cache line (see
+	// traffic.go).
+	pend   []trafficRec
+	epoch  time.Time
+	nLive4 int // len(live4), read without loading the map
+
 	node    *core.Node
 	env     core.Env
 	cfg     Config
@@ -95,6 +101,7 @@ type Manager struct {
 
 	byAddr map[netip.AddrPort]*conn
 	byPeer map[identity.PeerID]*conn // connecting (peer known) and connected
+	live4  map[uint64]*conn          // connected sessions at IPv4 addresses (traffic.go)
 	list   []*conn                   // every live entry, in creation order
 	nConn  int                       // connected
 	nDial  int                       // connecting
@@ -141,6 +148,8 @@ func New(node *core.Node, cfg Config) (*Manager, error) {
 		selfKey: [32]byte(node.ID().PublicKey()),
 		byAddr:  make(map[netip.AddrPort]*conn),
 		byPeer:  make(map[identity.PeerID]*conn),
+		live4:   make(map[uint64]*conn),
+		epoch:   node.Env().Clock.Now(),
 		peers:   make(map[identity.PeerID]*peerInfo),
 		pruner: Pruner{Strategy: cfg.Strategy, Weights: cfg.Weights, Grace: cfg.GracePeriod,
 			IdleScale: cfg.IdleScale, LatencyScale: cfg.LatencyScale},
@@ -242,47 +251,6 @@ func (m *Manager) Stop(now time.Time) {
 	}
 }
 
-// Touch records application traffic received from addr (n bytes): call it
-// for every datagram from a peer that is not one of this package's kinds.
-// It reports whether addr has a session.
-func (m *Manager) Touch(now time.Time, addr netip.AddrPort, n int) bool {
-	c := m.byAddr[addr]
-	if c == nil || c.state != Connected {
-		return false
-	}
-	c.m.BytesIn += uint64(n)
-	c.m.MsgsIn++
-	c.m.LastSeen, c.m.LastActive = now, now
-	return true
-}
-
-// Sent records application traffic sent to addr (n bytes). It reports
-// whether addr has a session.
-func (m *Manager) Sent(now time.Time, addr netip.AddrPort, n int) bool {
-	c := m.byAddr[addr]
-	if c == nil || c.state != Connected {
-		return false
-	}
-	c.m.BytesOut += uint64(n)
-	c.m.MsgsOut++
-	c.m.LastActive = now
-	return true
-}
-
-// Traffic is the node traffic hook: it calls Touch (out false) or Sent for
-// a datagram of kind, and ignores this package's own kinds, which the
-// manager counts itself.
-func (m *Manager) Traffic(now time.Time, addr netip.AddrPort, kind wire.Kind, n int, out bool) {
-	if kind >= wire.KindConnect && kind <= wire.KindConnPong {
-		return
-	}
-	if out {
-		m.Sent(now, addr, n)
-	} else {
-		m.Touch(now, addr, n)
-	}
-}
-
 // Connections returns a snapshot of every session (connecting, connected
 // and disconnecting), ordered by peer ID bytes, then address.
 func (m *Manager) Connections() []Connection {
@@ -343,12 +311,15 @@ func compareConns(a, b *conn) int {
 }
 
 func (m *Manager) snapshot(now time.Time, c *conn) Connection {
+	m.flushTraffic()
 	h := &c.health
 	st, hr := h.State()
 	x := Connection{
 		Peer: c.peer, Addr: c.addr, Direction: c.dir, State: c.state, Reason: c.reason, Detail: c.detail,
-		Started: c.started, Opened: c.opened, Health: st, HealthReason: hr, Metrics: c.m,
+		Started: c.started, Opened: c.opened, Health: st, HealthReason: hr,
 	}
+	x.Metrics.BytesIn, x.Metrics.BytesOut, x.Metrics.MsgsIn, x.Metrics.MsgsOut = c.tr.bytesIn, c.tr.bytesOut, c.tr.msgsIn, c.tr.msgsOut
+	x.Metrics.LastSeen, x.Metrics.LastActive = m.at(c.tr.lastSeen), m.at(c.tr.lastActive)
 	if c.info != nil {
 		x.Protected, x.Reputation = len(c.info.tags) > 0, c.info.reputation
 	}

@@ -128,8 +128,9 @@ func (m *Manager) onIdle(c *conn) {
 		return
 	}
 	now := m.env.Clock.Now()
+	m.flushTraffic()
 	idle := m.cfg.Health.IdleTimeout
-	quiet := now.Sub(c.m.LastActive)
+	quiet := now.Sub(m.at(c.tr.lastActive))
 	wait := idle - quiet
 	if wait <= 0 {
 		if c.info == nil || !c.info.important() {

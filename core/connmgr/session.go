@@ -13,6 +13,9 @@ import (
 
 // conn is one session (or dial) with a peer at an address.
 type conn struct {
+	// tr comes first: accounting a datagram touches one cache line.
+	tr traffic
+
 	peer  identity.PeerID // zero while dialling an address whose peer is unknown
 	key   [32]byte
 	addr  netip.AddrPort
@@ -24,7 +27,6 @@ type conn struct {
 	started, opened, ended time.Time
 	reason, detail         string
 
-	m      Metrics
 	health HealthMonitor
 
 	// Dial.
@@ -63,16 +65,16 @@ func (m *Manager) newNonce() uint64 {
 // send hands pkt to the node, counting it on c.
 func (m *Manager) send(c *conn, to netip.AddrPort, pkt []byte) {
 	if c != nil {
-		c.m.BytesOut += uint64(len(pkt))
-		c.m.MsgsOut++
+		c.tr.bytesOut += uint64(len(pkt))
+		c.tr.msgsOut++
 	}
 	m.node.Send(to, pkt)
 }
 
 func (m *Manager) received(now time.Time, c *conn, body []byte) {
-	c.m.BytesIn += uint64(len(body) + wire.HeaderLen)
-	c.m.MsgsIn++
-	c.m.LastSeen = now
+	c.tr.bytesIn += uint64(len(body) + wire.HeaderLen)
+	c.tr.msgsIn++
+	c.tr.lastSeen = max(c.tr.lastSeen, m.since(now))
 }
 
 func (m *Manager) setPeer(c *conn, id identity.PeerID) {
@@ -141,6 +143,7 @@ func (m *Manager) remove(c *conn) {
 	if m.byAddr[c.addr] == c {
 		delete(m.byAddr, c.addr)
 	}
+	m.unindex(c)
 	if i := slices.Index(m.list, c); i >= 0 {
 		m.list = slices.Delete(m.list, i, i+1)
 	}
@@ -389,8 +392,9 @@ func (m *Manager) handleClose(now time.Time, from netip.AddrPort, body []byte) e
 // monitor, timers, event, callbacks.
 func (m *Manager) establish(now time.Time, c *conn, rtt time.Duration) {
 	c.opened = now
-	c.m.LastSeen, c.m.LastActive = now, now
+	c.tr.lastSeen, c.tr.lastActive = m.since(now), m.since(now)
 	m.byPeer[c.peer] = c
+	m.index(c)
 	if c.info == nil {
 		c.info = m.entry(c.peer, true)
 	}
@@ -404,7 +408,11 @@ func (m *Manager) establish(now time.Time, c *conn, rtt time.Duration) {
 	if rtt > 0 {
 		c.health.ObserveRTT(rtt)
 	}
-	c.timer = m.env.Clock.AfterFunc(m.cfg.Health.PingInterval, func() { m.onProbeTimer(c) })
+	first := m.cfg.Health.PingInterval
+	if rtt <= 0 && m.cfg.Health.EarlyProbe {
+		first = 0 // no RTT sample yet (inbound): probe at once
+	}
+	c.timer = m.env.Clock.AfterFunc(first, func() { m.onProbeTimer(c) })
 	if m.cfg.Health.IdleTimeout > 0 {
 		c.idle = m.env.Clock.AfterFunc(m.cfg.Health.IdleTimeout, func() { m.onIdle(c) })
 	}
@@ -448,6 +456,7 @@ func (m *Manager) end(now time.Time, c *conn, e ending) {
 	} else {
 		m.nConn--
 		m.gpDirty = true
+		m.unindex(c)
 	}
 	if !c.peer.IsZero() && m.byPeer[c.peer] == c {
 		delete(m.byPeer, c.peer)

@@ -14,8 +14,17 @@ import (
 	"github.com/dchat/network/core/wire"
 )
 
+// noEarlyProbe is the default config without EarlyProbe: the first probe
+// waits PingInterval, so a handshake's own RTT sample (or its absence)
+// shows.
+func noEarlyProbe(int) connmgr.Config {
+	cfg := connmgr.DefaultConfig()
+	cfg.Health.EarlyProbe = false
+	return cfg
+}
+
 func TestHandshake(t *testing.T) {
-	c := newCluster(t, 2, 20*time.Millisecond, nil)
+	c := newCluster(t, 2, 20*time.Millisecond, noEarlyProbe)
 	var opened []connmgr.Connection
 	c.ms[1].OnConnected(func(now time.Time, x connmgr.Connection) { opened = append(opened, x) })
 	c.connect(0, 1)
@@ -120,8 +129,33 @@ func TestDialTimeoutAndRetransmit(t *testing.T) {
 	}
 }
 
+// With EarlyProbe (the default), a session without an RTT sample (the
+// acceptor's side) is probed at once: both ends know the RTT within a
+// round trip of the handshake. The dialer's side, sampled by its
+// handshake, waits for PingInterval.
+func TestEarlyProbe(t *testing.T) {
+	c := newCluster(t, 2, 20*time.Millisecond, nil)
+	c.connect(0, 1)
+	c.run(time.Second)
+	a, _ := c.ms[0].Connection(c.id(1))
+	b, _ := c.ms[1].Connection(c.id(0))
+	if a.Metrics.SRTT != 40*time.Millisecond || a.Metrics.ProbesSent != 0 {
+		t.Errorf("dialer: SRTT %v, %d probes", a.Metrics.SRTT, a.Metrics.ProbesSent)
+	}
+	if b.Metrics.SRTT != 40*time.Millisecond || b.Metrics.ProbesSent != 1 || b.Health != connmgr.Healthy {
+		t.Errorf("acceptor: SRTT %v, %d probes, %v", b.Metrics.SRTT, b.Metrics.ProbesSent, b.Health)
+	}
+	// The cycle then runs every PingInterval from the early probe.
+	c.run(30 * time.Second)
+	b, _ = c.ms[1].Connection(c.id(0))
+	a, _ = c.ms[0].Connection(c.id(1))
+	if b.Metrics.ProbesSent != 2 || a.Metrics.ProbesSent != 1 {
+		t.Errorf("after 31 s: acceptor %d probes, dialer %d", b.Metrics.ProbesSent, a.Metrics.ProbesSent)
+	}
+}
+
 func TestLostAcceptRetransmitted(t *testing.T) {
-	c := newCluster(t, 2, 10*time.Millisecond, nil)
+	c := newCluster(t, 2, 10*time.Millisecond, noEarlyProbe)
 	lost := false
 	c.net.Drop = func(from, to netip.AddrPort, pkt []byte) bool {
 		if !lost && wire.Kind(pkt[1]) == wire.KindAccept {

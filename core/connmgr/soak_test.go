@@ -31,7 +31,7 @@ func soak(t *testing.T, seed uint64) [32]byte {
 	}
 	c.net.Drop = func(from, to netip.AddrPort, pkt []byte) bool { return lossy && r.Float64() < 0.05 }
 	for i := range n {
-		watchMax(t, c, i, 8)
+		watchMax(t, c, i) // 8, or what SetLimits set
 		if i%7 == 0 {
 			c.ms[i].KeepAlive(c.id((i + 1) % n))
 		}

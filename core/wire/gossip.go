@@ -1,6 +1,6 @@
 package wire
 
-// Gossip kinds (range 0x30-0x4f). See core/gossip for the protocol.
+// Gossip kinds (range 0x30-0x3f). See core/gossip for the protocol.
 const (
 	// KindGossip carries one signed gossip message, pushed or sent in
 	// answer to an IWANT.
