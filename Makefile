@@ -7,7 +7,7 @@ FUZZTIME  ?= 200000x
 BENCHTIME ?= 1s
 OUT       ?= out
 
-.PHONY: help build test bench fuzz lint scenarios clean
+.PHONY: help build test bench fuzz lint scenarios reports clean
 
 help:
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -37,6 +37,11 @@ lint: ## vet, staticcheck and the layering test
 scenarios: build ## run every scenario file in scenarios/ into $(OUT)/
 	@set -e; for f in scenarios/*.yaml; do \
 	  n=$$(basename $$f .yaml); echo "== $$n"; ./bin/dchat-sim run $$f --quiet --out $(OUT)/$$n; \
+	done
+
+reports: build ## redraw the plots and report.html of every run folder in $(OUT)/ (make scenarios writes them)
+	@set -e; for d in $(OUT)/*/; do \
+	  if [ -f "$$d/summary.json" ]; then ./bin/dchat-sim plot "$$d"; fi; \
 	done
 
 clean:

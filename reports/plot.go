@@ -140,8 +140,10 @@ type niceTicks struct {
 
 // Ticks implements plot.Ticker.
 func (t niceTicks) Ticks(lo, hi float64) []plot.Tick {
-	if !(hi > lo) {
-		return []plot.Tick{{Value: lo, Label: strconv.FormatFloat(lo, 'g', -1, 64)}}
+	// An empty range, or one too narrow for float64 to step through
+	// (a mean ± a rounding error), gets one tick.
+	if !(hi > lo) || hi-lo <= 1e-12*math.Max(math.Abs(lo), math.Abs(hi)) {
+		return []plot.Tick{{Value: lo, Label: strconv.FormatFloat(lo, 'g', 6, 64)}}
 	}
 	raw := (hi - lo) / float64(max(t.N, 1))
 	mag := math.Pow(10, math.Floor(math.Log10(raw)))
@@ -234,8 +236,17 @@ func pct(ts, ys []float64) plotter.XYs {
 // the median gets there, a marker at its 90 % crossing labelled with the
 // time ("90% at 412 ms"). An empty curve is ErrNoData.
 func PlotPropagation(c Curve, title, base string) error {
-	if err := c.check(); err != nil {
+	ch, err := PropagationChart(c, title)
+	if err != nil {
 		return fmt.Errorf("plot propagation %s: %w", base, err)
+	}
+	return ch.Save(base)
+}
+
+// PropagationChart draws what PlotPropagation writes, in memory.
+func PropagationChart(c Curve, title string) (*Chart, error) {
+	if err := c.check(); err != nil {
+		return nil, err
 	}
 	p := newPlot(title, "time since publish (ms)", "live nodes reached (%)")
 	x0, x1 := c.TimeMs[0], c.TimeMs[len(c.TimeMs)-1]
@@ -252,7 +263,7 @@ func PlotPropagation(c Curve, title, base string) error {
 	}
 	band, err := plotter.NewPolygon(ring)
 	if err != nil {
-		return fmt.Errorf("plot propagation %s: %w", base, err)
+		return nil, err
 	}
 	band.Color = color.NRGBA{R: 0, G: 114, B: 178, A: 64}
 	band.LineStyle.Width = 0
@@ -273,7 +284,7 @@ func PlotPropagation(c Curve, title, base string) error {
 
 	if t, ok := c.TimeToReach(0.9, "p50"); ok {
 		if err := markCrossing(p, t, 90, palette[1], "90% at "+formatMs(t)); err != nil {
-			return fmt.Errorf("plot propagation %s: %w", base, err)
+			return nil, err
 		}
 	}
 	percentAxis(p)
@@ -281,7 +292,7 @@ func PlotPropagation(c Curve, title, base string) error {
 	p.X.Max = x1
 	p.X.Tick.Marker = niceTicks{N: 8}
 	p.Legend.Top = false
-	return savePlot(p, base)
+	return &Chart{p}, nil
 }
 
 // markCrossing marks (x, y) with a dot and a dashed drop line to the x axis,
@@ -307,6 +318,15 @@ func markCrossing(p *plot.Plot, x, y float64, c color.Color, label string) error
 // as Quantile) labelled with their values. NaNs are ignored; no finite
 // sample is ErrNoData. latMs is not modified.
 func PlotCDF(latMs []float64, title, xLabel, base string) error {
+	ch, err := CDFChart(latMs, title, xLabel)
+	if err != nil {
+		return fmt.Errorf("plot cdf %s: %w", base, err)
+	}
+	return ch.Save(base)
+}
+
+// CDFChart draws what PlotCDF writes, in memory.
+func CDFChart(latMs []float64, title, xLabel string) (*Chart, error) {
 	s := make([]float64, 0, len(latMs))
 	for _, x := range latMs {
 		if !math.IsNaN(x) && !math.IsInf(x, 0) {
@@ -314,7 +334,7 @@ func PlotCDF(latMs []float64, title, xLabel, base string) error {
 		}
 	}
 	if len(s) == 0 {
-		return fmt.Errorf("plot cdf %s: %w: no finite samples", base, ErrNoData)
+		return nil, fmt.Errorf("%w: no finite samples", ErrNoData)
 	}
 	slices.Sort(s)
 	p := newPlot(title, xLabel, "samples at or below (%)")
@@ -349,7 +369,7 @@ func PlotCDF(latMs []float64, title, xLabel, base string) error {
 		}
 		note, err := newNote(plotter.XYs{{X: v, Y: 12 + 9*float64(i)}}, []string{m.name + " " + formatMs(v)}, o, off)
 		if err != nil {
-			return fmt.Errorf("plot cdf %s: %w", base, err)
+			return nil, err
 		}
 		p.Add(note)
 	}
@@ -359,7 +379,7 @@ func PlotCDF(latMs []float64, title, xLabel, base string) error {
 	// Bottom right: a CDF fills the top left, and the labels sit nearer
 	// the middle.
 	p.Legend.Top = false
-	return savePlot(p, base)
+	return &Chart{p}, nil
 }
 
 // ecdfPoints returns the step points of the empirical CDF of sorted s, in
@@ -393,18 +413,27 @@ const maxHistogramBars = 500
 // samples. A value that is not a finite integer is an error, as is a range
 // wider than 500 values; no samples is ErrNoData.
 func PlotHistogram(values []float64, title, xLabel, base string) error {
+	ch, err := HistogramChart(values, title, xLabel)
+	if err != nil {
+		return fmt.Errorf("plot histogram %s: %w", base, err)
+	}
+	return ch.Save(base)
+}
+
+// HistogramChart draws what PlotHistogram writes, in memory.
+func HistogramChart(values []float64, title, xLabel string) (*Chart, error) {
 	if len(values) == 0 {
-		return fmt.Errorf("plot histogram %s: %w: no samples", base, ErrNoData)
+		return nil, fmt.Errorf("%w: no samples", ErrNoData)
 	}
 	lo, hi := math.Inf(1), math.Inf(-1)
 	for _, v := range values {
 		if math.IsNaN(v) || math.IsInf(v, 0) || v != math.Trunc(v) {
-			return fmt.Errorf("plot histogram %s: value %v is not an integer", base, v)
+			return nil, fmt.Errorf("value %v is not an integer", v)
 		}
 		lo, hi = math.Min(lo, v), math.Max(hi, v)
 	}
 	if hi-lo+1 > maxHistogramBars {
-		return fmt.Errorf("plot histogram %s: values span %v..%v, more than %d bars", base, lo, hi, maxHistogramBars)
+		return nil, fmt.Errorf("values span %v..%v, more than %d bars", lo, hi, maxHistogramBars)
 	}
 	nb := int(hi-lo) + 1
 	counts := make([]float64, nb)
@@ -434,7 +463,7 @@ func PlotHistogram(values []float64, title, xLabel, base string) error {
 	if nb <= 30 {
 		note, err := newNote(tops, shares, noteStyle{textFg, draw.XCenter, draw.YBottom}, vg.Point{Y: vg.Points(2)})
 		if err != nil {
-			return fmt.Errorf("plot histogram %s: %w", base, err)
+			return nil, err
 		}
 		p.Add(note)
 		var ticks []plot.Tick
@@ -451,7 +480,7 @@ func PlotHistogram(values []float64, title, xLabel, base string) error {
 	p.Y.Tick.Marker = niceTicks{N: 8, Integer: true}
 	p.Legend.Top = true
 	p.Legend.YOffs = -vg.Points(10)
-	return savePlot(p, base)
+	return &Chart{p}, nil
 }
 
 // groupThousands formats n with commas between groups of three digits.
@@ -487,23 +516,47 @@ func shareLabel(f float64) string {
 // PlotCompare overlays the medians of several propagation curves (say,
 // simulated against measured) as base.png and base.svg, each with its own
 // colour, dash pattern and legend label, which also gives its 90 % time.
+// The time axis ends a fifth after the last median reaches its plateau.
 // It needs one label per curve; no curves, or an empty one, is ErrNoData.
 // Curves may have different grids.
 func PlotCompare(curves []Curve, labels []string, title, base string) error {
+	ch, err := CompareChart(curves, labels, title)
+	if err != nil {
+		return fmt.Errorf("plot compare %s: %w", base, err)
+	}
+	return ch.Save(base)
+}
+
+// CompareChart draws what PlotCompare writes, in memory.
+func CompareChart(curves []Curve, labels []string, title string) (*Chart, error) {
 	if len(curves) == 0 {
-		return fmt.Errorf("plot compare %s: %w: no curves", base, ErrNoData)
+		return nil, fmt.Errorf("%w: no curves", ErrNoData)
 	}
 	if len(labels) != len(curves) {
-		return fmt.Errorf("plot compare %s: %d labels for %d curves", base, len(labels), len(curves))
+		return nil, fmt.Errorf("%d labels for %d curves", len(labels), len(curves))
 	}
 	p := newPlot(title, "time since publish (ms)", "live nodes reached (%)")
 	x0, x1 := math.Inf(1), math.Inf(-1)
+	flat := math.Inf(-1) // when the last median reaches its plateau
 	for i, c := range curves {
 		if err := c.check(); err != nil {
-			return fmt.Errorf("plot compare %s: curve %q: %w", base, labels[i], err)
+			return nil, fmt.Errorf("curve %q: %w", labels[i], err)
 		}
 		x0 = math.Min(x0, c.TimeMs[0])
 		x1 = math.Max(x1, c.TimeMs[len(c.TimeMs)-1])
+		last := c.P50[len(c.P50)-1]
+		for j, y := range c.P50 {
+			if y >= last {
+				flat = math.Max(flat, c.TimeMs[j])
+				break
+			}
+		}
+	}
+	// Only medians are drawn: end the axis a little after the last of
+	// them goes flat rather than at the end of the longest grid (which
+	// follows the slowest message).
+	if end := x0 + 1.2*(flat-x0); flat > x0 && end < x1 {
+		x1 = end
 	}
 	p.Add(hLine(x0, x1, 90, refLine))
 	for i, c := range curves {
@@ -523,5 +576,5 @@ func PlotCompare(curves []Curve, labels []string, title, base string) error {
 	p.X.Min, p.X.Max = x0, x1
 	p.X.Tick.Marker = niceTicks{N: 8}
 	p.Legend.Top = false
-	return savePlot(p, base)
+	return &Chart{p}, nil
 }

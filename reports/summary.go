@@ -1,10 +1,12 @@
 package reports
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 )
 
 // Summary is summary.json: the run's identity, its cost, and one section per
@@ -28,6 +30,8 @@ type Summary struct {
 	Ping    *PingSection      `json:"ping,omitempty"`
 	Gossip  *GossipSection    `json:"gossip,omitempty"`
 	DHT     *DHTSection       `json:"dht,omitempty"`
+
+	Connections *ConnectionsSection `json:"connections,omitempty"`
 }
 
 // WallClockFields are the summary fields that depend on the machine, not on
@@ -170,4 +174,47 @@ func WriteFileAtomic(path string, b []byte) error {
 		return err
 	}
 	return nil
+}
+
+// FlattenSummary turns a summary.json into numeric metrics by dotted path
+// (gossip.first_delivery_ms.p95, events, drops.loss, ...). Strings and
+// booleans are left out, and so is seed; the wall-clock fields
+// (WallClockFields) are returned apart, in cost.
+func FlattenSummary(summary []byte) (metrics, cost map[string]float64, err error) {
+	dec := json.NewDecoder(bytes.NewReader(summary))
+	dec.UseNumber()
+	var root map[string]any
+	if err := dec.Decode(&root); err != nil {
+		return nil, nil, err
+	}
+	metrics, cost = map[string]float64{}, map[string]float64{}
+	var walk func(prefix string, v any) error
+	walk = func(prefix string, v any) error {
+		switch v := v.(type) {
+		case map[string]any:
+			for k, x := range v {
+				p := k
+				if prefix != "" {
+					p = prefix + "." + k
+				}
+				if err := walk(p, x); err != nil {
+					return err
+				}
+			}
+		case json.Number:
+			f, err := v.Float64()
+			if err != nil {
+				return fmt.Errorf("%s: %w", prefix, err)
+			}
+			switch {
+			case prefix == "seed":
+			case slices.Contains(WallClockFields, prefix):
+				cost[prefix] = f
+			default:
+				metrics[prefix] = f
+			}
+		}
+		return nil
+	}
+	return metrics, cost, walk("", root)
 }

@@ -18,6 +18,7 @@ import (
 // RunData is one finished run as read back from its folder.
 type RunData struct {
 	Name    string
+	Dir     string // the run's folder
 	Params  map[string]string
 	Order   []string
 	Seed    uint64
@@ -45,7 +46,7 @@ func ReadRuns(dir string) ([]RunData, error) {
 		if err != nil {
 			return nil, err
 		}
-		r.Name = e.Name()
+		r.Name, r.Dir = e.Name(), rd
 		out = append(out, r)
 	}
 	return out, nil
@@ -81,42 +82,7 @@ func readRun(dir string) (RunData, error) {
 // left out, and so is seed; the wall-clock fields (reports.WallClockFields)
 // are returned apart, in cost.
 func Flatten(summary []byte) (metrics, cost map[string]float64, err error) {
-	dec := json.NewDecoder(bytes.NewReader(summary))
-	dec.UseNumber()
-	var root map[string]any
-	if err := dec.Decode(&root); err != nil {
-		return nil, nil, err
-	}
-	metrics, cost = map[string]float64{}, map[string]float64{}
-	var walk func(prefix string, v any) error
-	walk = func(prefix string, v any) error {
-		switch v := v.(type) {
-		case map[string]any:
-			for k, x := range v {
-				p := k
-				if prefix != "" {
-					p = prefix + "." + k
-				}
-				if err := walk(p, x); err != nil {
-					return err
-				}
-			}
-		case json.Number:
-			f, err := v.Float64()
-			if err != nil {
-				return fmt.Errorf("%s: %w", prefix, err)
-			}
-			switch {
-			case prefix == "seed":
-			case slices.Contains(reports.WallClockFields, prefix):
-				cost[prefix] = f
-			default:
-				metrics[prefix] = f
-			}
-		}
-		return nil
-	}
-	return metrics, cost, walk("", root)
+	return reports.FlattenSummary(summary)
 }
 
 // Stat is one group's statistic of one metric.
@@ -180,51 +146,22 @@ type Group struct {
 type Aggregation struct {
 	Params []string // parameter names in flag order
 	Groups []Group  // sorted by parameter values
+	// Manifest is the sweep's identity when read from a sweep folder (nil
+	// from Build).
+	Manifest *Manifest
 }
 
 // Aggregate reads the finished runs under each of dirs/runs and writes
-// aggregate.csv, aggregate.md and cost.csv into out. A run folder name that
-// appears in several dirs counts once (the first).
+// aggregate.csv, aggregate.md, cost.csv and report.html into out. A run
+// folder name that appears in several dirs counts once (the first).
 //
 // Every dir must hold the same sweep (the same OUT/sweep.json, written by
 // Execute); the manifest is copied into out.
 func Aggregate(out string, dirs ...string) (*Aggregation, error) {
-	var manifest []byte
-	for _, d := range dirs {
-		b, err := os.ReadFile(filepath.Join(d, manifestFile))
-		if err != nil {
-			return nil, fmt.Errorf("%s: not a sweep output folder: %w", d, err)
-		}
-		if manifest != nil && !bytes.Equal(manifest, b) {
-			return nil, fmt.Errorf("%s and %s come from different sweeps (%s differs)", dirs[0], d, manifestFile)
-		}
-		manifest = b
+	agg, manifest, err := Load(dirs...)
+	if err != nil {
+		return nil, err
 	}
-	// Only the runs of the manifest's plan count: a folder may also hold
-	// leftovers of an earlier, different sweep.
-	var m Manifest
-	if err := json.Unmarshal(manifest, &m); err != nil {
-		return nil, fmt.Errorf("%s: %s: %w", dirs[0], manifestFile, err)
-	}
-	inPlan := map[string]bool{}
-	for _, r := range (&Plan{Scenario: m.Scenario, Sets: m.Sets, Seeds: m.Seeds}).Runs() {
-		inPlan[r.Name] = true
-	}
-	var all []RunData
-	seen := map[string]bool{}
-	for _, d := range dirs {
-		rs, err := ReadRuns(d)
-		if err != nil {
-			return nil, err
-		}
-		for _, r := range rs {
-			if inPlan[r.Name] && !seen[r.Name] {
-				seen[r.Name] = true
-				all = append(all, r)
-			}
-		}
-	}
-	agg := Build(all)
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return nil, err
 	}
@@ -236,7 +173,54 @@ func Aggregate(out string, dirs ...string) (*Aggregation, error) {
 	if err := agg.write(out); err != nil {
 		return nil, err
 	}
+	if err := agg.WriteReport(out); err != nil {
+		return nil, err
+	}
 	return agg, nil
+}
+
+// Load reads and aggregates the finished runs under each of dirs/runs, as
+// Aggregate does, without writing anything. It also returns the bytes of
+// the sweep's manifest (sweep.json).
+func Load(dirs ...string) (*Aggregation, []byte, error) {
+	var manifest []byte
+	for _, d := range dirs {
+		b, err := os.ReadFile(filepath.Join(d, manifestFile))
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: not a sweep output folder: %w", d, err)
+		}
+		if manifest != nil && !bytes.Equal(manifest, b) {
+			return nil, nil, fmt.Errorf("%s and %s come from different sweeps (%s differs)", dirs[0], d, manifestFile)
+		}
+		manifest = b
+	}
+	// Only the runs of the manifest's plan count: a folder may also hold
+	// leftovers of an earlier, different sweep.
+	var m Manifest
+	if err := json.Unmarshal(manifest, &m); err != nil {
+		return nil, nil, fmt.Errorf("%s: %s: %w", dirs[0], manifestFile, err)
+	}
+	inPlan := map[string]bool{}
+	for _, r := range (&Plan{Scenario: m.Scenario, Sets: m.Sets, Seeds: m.Seeds}).Runs() {
+		inPlan[r.Name] = true
+	}
+	var all []RunData
+	seen := map[string]bool{}
+	for _, d := range dirs {
+		rs, err := ReadRuns(d)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, r := range rs {
+			if inPlan[r.Name] && !seen[r.Name] {
+				seen[r.Name] = true
+				all = append(all, r)
+			}
+		}
+	}
+	agg := Build(all)
+	agg.Manifest = &m
+	return agg, manifest, nil
 }
 
 // Build groups runs by parameter values and computes the statistics. A

@@ -347,6 +347,13 @@ func TestShardsMergeToUnsharded(t *testing.T) {
 			t.Errorf("%s: merged shards differ from the unsharded sweep\n%s\n---\n%s", f, a, b)
 		}
 	}
+	// The reports agree too, apart from the wall-clock cost (the shards
+	// ran apart from the unsharded sweep).
+	ra, _ := os.ReadFile(filepath.Join(all, "report.html"))
+	rb, _ := os.ReadFile(filepath.Join(merged, "report.html"))
+	if len(ra) == 0 || !bytes.Equal(costRE.ReplaceAll(ra, nil), costRE.ReplaceAll(rb, nil)) {
+		t.Error("report.html: merged shards differ from the unsharded sweep outside the cost section")
+	}
 	// A shard alone aggregates only its runs.
 	a, _ := os.ReadFile(filepath.Join(all, "aggregate.csv"))
 	b, _ := os.ReadFile(filepath.Join(s0, "aggregate.csv"))

@@ -3,8 +3,10 @@ package main
 import (
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"runtime/debug"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -45,26 +47,61 @@ func newValidateCmd() *cobra.Command {
 func newPlotCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "plot DIR...",
-		Short: "Redraw the plots of run output folders from their CSV tables",
+		Short: "Redraw the plots and report.html of run output folders from their tables",
 		Long: `Redraw the plots (PNG and SVG) of one or more output folders written by
-'dchat-sim run': the gossip propagation curve and the first-delivery
-latency CDF. The data comes from the folder's CSV tables, so plots can be
-redrawn without running the scenario again.`,
+'dchat-sim run' (the gossip propagation curve and first-delivery latency
+CDF, the DHT lookup latency CDF and hop histogram, the ping RTT
+percentiles) and write report.html again. The data comes from the
+folder's CSV tables and summary.json, so nothing runs again.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			for _, dir := range args {
-				name := filepath.Base(filepath.Clean(dir))
-				if s, err := reports.ReadSummary(dir); err == nil {
-					name = s.Scenario
+				if err := plotDir(cmd, dir); err != nil {
+					return err
 				}
-				if err := reports.PlotDir(dir, name); err != nil {
-					return &exitError{1, err}
-				}
-				fmt.Fprintf(cmd.OutOrStdout(), "%s: plots written\n", dir)
 			}
 			return nil
 		},
 	}
+}
+
+// plotDir redraws one folder's plots and report.
+func plotDir(cmd *cobra.Command, dir string) error {
+	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+		return &exitError{2, fmt.Errorf("%s: no such directory", dir)}
+	}
+	name := filepath.Base(filepath.Clean(dir))
+	s, serr := reports.ReadSummary(dir)
+	if serr == nil {
+		name = s.Scenario
+	}
+	w := cmd.OutOrStdout()
+	err := reports.PlotDir(dir, name)
+	switch {
+	case err == nil:
+		fmt.Fprintf(w, "%s: plots written\n", dir)
+	case errors.Is(err, reports.ErrNothingToPlot) && serr == nil:
+		fmt.Fprintf(w, "%s: no plot data\n", dir)
+	default:
+		return &exitError{1, err}
+	}
+	if serr != nil {
+		if errors.Is(serr, os.ErrNotExist) {
+			fmt.Fprintf(w, "%s: no summary.json, report not written\n", dir)
+			return nil
+		}
+		return &exitError{1, serr}
+	}
+	command := ""
+	if b, err := os.ReadFile(filepath.Join(dir, commandFile)); err == nil {
+		command = strings.TrimSpace(string(b))
+	}
+	plots, err := reports.WriteRunReport(dir, command, s)
+	if err != nil {
+		return &exitError{1, err}
+	}
+	fmt.Fprintf(w, "%s: %s written (%d plots)\n", dir, filepath.Join(dir, reports.ReportFile), plots)
+	return nil
 }
 
 func newListCmd() *cobra.Command {

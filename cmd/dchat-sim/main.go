@@ -1,5 +1,6 @@
 // Command dchat-sim runs dchat's deterministic network simulator on YAML
-// scenario files and writes a summary, a trace and CSV tables.
+// scenario files and writes a summary, a trace, CSV tables and an HTML
+// report.
 //
 //	dchat-sim run                       # the embedded default scenario
 //	dchat-sim run scenarios/ping-50.yaml --seed 7 --out out/ping
@@ -7,6 +8,7 @@
 //	dchat-sim validate scenarios/*.yaml
 //	dchat-sim list
 //	dchat-sim plot out/gossip-1000-seed1
+//	dchat-sim compare out/gossip-1000-seed1 out/gossip-1000-seed2
 package main
 
 import (
@@ -27,6 +29,7 @@ func (e *exitError) Error() string { return e.err.Error() }
 func (e *exitError) Unwrap() error { return e.err }
 
 func main() {
+	tuneGC()
 	root := newRoot()
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "dchat-sim:", err)
@@ -45,6 +48,6 @@ func newRoot() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newRunCmd(), newValidateCmd(), newListCmd(), newPlotCmd(), newVersionCmd(), newSweepCmd(), newMergeCmd())
+	root.AddCommand(newRunCmd(), newValidateCmd(), newListCmd(), newPlotCmd(), newVersionCmd(), newSweepCmd(), newMergeCmd(), newCompareCmd())
 	return root
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/pprof"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -40,7 +41,10 @@ With no argument the embedded default scenario runs.
 
 Outputs go to --out (default out/<scenario>-seed<seed>): summary.json, the
 trace (trace.jsonl, or trace.jsonl.gz with --gzip or trace_gzip: true), CSV
-tables and scenario.yaml (the effective scenario, overrides applied).`,
+tables, scenario.yaml (the effective scenario, overrides applied),
+command.txt (the command that reproduces the run) and report.html: one
+self-contained page with the summary tables, the plots and the scenario,
+which opens from disk in any browser.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			f.seedSet = cmd.Flags().Changed("seed")
@@ -120,8 +124,39 @@ func runScenario(cmd *cobra.Command, args []string, f runFlags) error {
 	if err != nil {
 		return &exitError{1, err}
 	}
+	command := reproduceCommand(args, f, sc.Seed)
+	if err := reports.WriteFileAtomic(filepath.Join(out, commandFile), []byte(command+"\n")); err != nil {
+		return &exitError{1, err}
+	}
+	if _, err := reports.WriteRunReport(out, command, s); err != nil {
+		return &exitError{1, err}
+	}
 	printSummary(cmd.OutOrStdout(), s, out)
 	return nil
+}
+
+// commandFile holds, in a run's output folder, the command that reproduces
+// the run; 'dchat-sim plot' shows it again in the report it redraws.
+const commandFile = "command.txt"
+
+// reproduceCommand is the command line that runs the same scenario with
+// the same seed and overrides: the scenario as given, the effective seed,
+// every --set in order, --nodes and --gzip. Output and progress flags are
+// left out.
+func reproduceCommand(args []string, f runFlags, seed uint64) string {
+	words := []string{"dchat-sim", "run"}
+	words = append(words, args...)
+	words = append(words, "--seed", strconv.FormatUint(seed, 10))
+	for _, s := range f.sets {
+		words = append(words, "--set", s)
+	}
+	if f.nodes != 0 {
+		words = append(words, "--nodes", strconv.Itoa(f.nodes))
+	}
+	if f.gzip {
+		words = append(words, "--gzip")
+	}
+	return reports.ShellCommand(words...)
 }
 
 // newProgress returns a progress callback: a bar on a terminal, plain lines
@@ -216,6 +251,10 @@ func printSummary(w io.Writer, s *reports.Summary, out string) {
 				d.Lookups, d.SuccessRatio, d.LatencyMs.P50, d.LatencyMs.P95, d.LatencyMs.P99, d.Hops.Mean, d.Hops.P95, d.MessagesPerLookup)
 		}
 	}
+	if c := s.Connections; c != nil {
+		fmt.Fprintln(w, c.Line())
+	}
 	fmt.Fprintf(w, "trace    %d events  sha256 %s\n", s.TraceEvents, s.TraceSHA256)
 	fmt.Fprintf(w, "output   %s\n", out)
+	fmt.Fprintf(w, "report   %s\n", filepath.Join(out, reports.ReportFile))
 }

@@ -44,9 +44,11 @@ OUT/runs/<key=value,...,seed=N>; runs already done are skipped, so an
 interrupted sweep resumes. --shard i/n runs only the runs whose index % n
 == i; combine shards with 'dchat-sim merge'.
 
-At the end aggregate.csv, aggregate.md and cost.csv are written into OUT
-over all finished runs there: per parameter group and summary metric, the
-number of seeds, the mean and the 95% confidence half-width.
+At the end aggregate.csv, aggregate.md, cost.csv and report.html are
+written into OUT over all finished runs there: per parameter group and
+summary metric, the number of seeds, the mean and the 95% confidence
+half-width; report.html also plots the key metrics against the swept
+parameters and overlays each group's mean propagation curve.
 
   dchat-sim sweep gossip-1000 --seeds 1-20 --set gossip_fanout=4,6,8 --set nodes.count=1000,10000`,
 		Args: cobra.ExactArgs(1),
@@ -115,7 +117,7 @@ func runSweep(cmd *cobra.Command, args []string, f sweepFlags) error {
 	w := cmd.OutOrStdout()
 	fmt.Fprintf(w, "sweep: %d runs in the plan, %d in this shard: %d ran, %d already done, %d failed\n",
 		rep.Total, rep.Selected, rep.Executed, rep.Skipped, len(rep.Failed))
-	fmt.Fprintf(w, "output %s (aggregate.csv, aggregate.md, cost.csv)\n", out)
+	fmt.Fprintf(w, "output %s (aggregate.csv, aggregate.md, cost.csv, report.html)\n", out)
 	if len(rep.Failed) > 0 {
 		return &exitError{1, fmt.Errorf("%d of %d runs failed", len(rep.Failed), rep.Selected)}
 	}
@@ -187,8 +189,8 @@ func newMergeCmd() *cobra.Command {
 		Use:   "merge OUT DIR...",
 		Short: "Aggregate the runs of several sweep folders (shards) into OUT",
 		Long: `Read the finished runs under each DIR/runs/* and write aggregate.csv,
-aggregate.md and cost.csv into OUT, exactly as a single sweep over all the
-runs would. Nothing is copied. A run folder present in several DIRs counts
+aggregate.md, cost.csv and report.html into OUT, exactly as a single sweep
+over all the runs would. Nothing is copied. A run folder present in several DIRs counts
 once.
 
   dchat-sim merge out/all out/shard-0 out/shard-1`,
