@@ -26,6 +26,7 @@
 //	faults:
 //	  - {at: 10s, partition: {groups: [[0-499], [500-999]]}, heal_after: 5s}
 //	  - {at: 15s, crash: {share: 5%, restart_after: 5s, keep_state: true}}
+//	  - {at: 16s, every: 4s, count: 3, crash: {share: 2%, restart_after: 2s}}  # repeated: new victims each time
 //	outputs: [summary, trace, csv]
 //
 // The files ping-1000.yaml and ping-50.yaml in this directory are the

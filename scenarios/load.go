@@ -910,6 +910,7 @@ const (
 	protoFloat
 	protoBool
 	protoDuration
+	protoString
 	protoUnsupported // a core.Config field type the loader does not know
 )
 
@@ -939,6 +940,8 @@ var protocolFields = func() []protoField {
 			k = protoFloat
 		case f.Type.Kind() == reflect.Bool:
 			k = protoBool
+		case f.Type.Kind() == reflect.String:
+			k = protoString
 		default:
 			k = protoUnsupported // rejected when used; TestProtocolFields fails
 		}
@@ -997,6 +1000,12 @@ func (d *decoder) protocol(n *yaml.Node, top *mapping, cfg *core.Config) error {
 				return err
 			}
 			fv.SetInt(int64(x))
+		case protoString:
+			x, err := d.str(n, path)
+			if err != nil {
+				return err
+			}
+			fv.SetString(x)
 		default:
 			return d.errAt(n, path, "the loader cannot decode this key's type (%v)", fv.Type())
 		}
@@ -1043,6 +1052,43 @@ func (d *decoder) sequence(n *yaml.Node, path, what string) ([]*yaml.Node, error
 	return n.Content, nil
 }
 
+// repetition decodes the every and count keys of a timeline entry that
+// starts at at: count >= 1 (default 1), every > 0 when count > 1, and the
+// last repetition, at + (count-1)*every, before the end of the run.
+func (d *decoder) repetition(m *mapping, path string, at Duration) (Duration, int, error) {
+	every, err := d.optDuration(m, "every")
+	if err != nil {
+		return 0, 0, err
+	}
+	c := m.val("count")
+	if c == nil {
+		return every, 1, nil
+	}
+	v, err := d.integer(c, join(path, "count"))
+	if err != nil {
+		return 0, 0, err
+	}
+	switch {
+	case v < 1:
+		return 0, 0, d.errAt(c, join(path, "count"), "must be at least 1, got %d", v)
+	case v > 1 && every == 0:
+		return 0, 0, d.errAt(c, join(path, "count"), "%d repetitions need an interval: add every (e.g. every: 1s)", v)
+	case v > math.MaxInt32:
+		return 0, 0, d.errAt(c, join(path, "count"), "at most %d repetitions, got %d", math.MaxInt32, v)
+	}
+	// The last repetition, at + (count-1)*every, must come before the
+	// end: (count-1)*every <= duration-1ns-at, without overflow.
+	if steps := v - 1; steps > 0 && steps > int64(d.duration-1-at)/int64(every) {
+		last := "far beyond"
+		if steps <= math.MaxInt64/int64(every) {
+			last = "at " + Duration(int64(at)+min(steps*int64(every), math.MaxInt64-int64(at))).String() + ","
+		}
+		return 0, 0, d.errAt(c, join(path, "count"), "the last of %d repetitions (%v + %d × %v) falls %s not before the end of the run %s",
+			v, at, steps, every, last, d.endNote())
+	}
+	return every, int(v), nil
+}
+
 func (d *decoder) workloads(n *yaml.Node) ([]Workload, error) {
 	items, err := d.sequence(n, "workload", "workload entries")
 	if err != nil {
@@ -1066,33 +1112,8 @@ func (d *decoder) workloads(n *yaml.Node) ([]Workload, error) {
 		if err := d.checkTime(m.val("at"), join(path, "at"), w.At); err != nil {
 			return nil, err
 		}
-		if w.Every, err = d.optDuration(m, "every"); err != nil {
+		if w.Every, w.Count, err = d.repetition(m, path, w.At); err != nil {
 			return nil, err
-		}
-		if c := m.val("count"); c != nil {
-			v, err := d.integer(c, join(path, "count"))
-			if err != nil {
-				return nil, err
-			}
-			switch {
-			case v < 1:
-				return nil, d.errAt(c, join(path, "count"), "must be at least 1, got %d", v)
-			case v > 1 && w.Every == 0:
-				return nil, d.errAt(c, join(path, "count"), "%d repetitions need an interval: add every (e.g. every: 1s)", v)
-			case v > math.MaxInt32:
-				return nil, d.errAt(c, join(path, "count"), "at most %d repetitions, got %d", math.MaxInt32, v)
-			}
-			// The last repetition, at + (count-1)*every, must come before
-			// the end: (count-1)*every <= duration-1ns-at, without overflow.
-			if steps := v - 1; steps > 0 && steps > int64(d.duration-1-w.At)/int64(w.Every) {
-				last := "far beyond"
-				if steps <= math.MaxInt64/int64(w.Every) {
-					last = "at " + Duration(int64(w.At)+min(steps*int64(w.Every), math.MaxInt64-int64(w.At))).String() + ","
-				}
-				return nil, d.errAt(c, join(path, "count"), "the last of %d repetitions (%v + %d × %v) falls %s not before the end of the run %s",
-					v, w.At, steps, w.Every, last, d.endNote())
-			}
-			w.Count = int(v)
 		}
 		_, hasPing := m.idx["ping"]
 		_, hasPublish := m.idx["publish"]
@@ -1159,7 +1180,7 @@ func (d *decoder) faults(n *yaml.Node) ([]Fault, error) {
 	var out []Fault
 	for i, item := range items {
 		path := fmt.Sprintf("faults[%d]", i)
-		m, err := d.mapping(item, path, []string{"at", "partition", "heal_after", "crash"})
+		m, err := d.mapping(item, path, []string{"at", "every", "count", "partition", "heal_after", "crash"})
 		if err != nil {
 			return nil, err
 		}
@@ -1195,6 +1216,23 @@ func (d *decoder) faults(n *yaml.Node) ([]Fault, error) {
 			if f.Crash, err = d.crash(m.node.Content[m.idx["crash"]+1], join(path, "crash")); err != nil {
 				return nil, err
 			}
+		}
+		if f.Every, f.Count, err = d.repetition(m, path, f.At); err != nil {
+			return nil, err
+		}
+		if f.Count > 1 {
+			// Repetitions must not overlap: each one ends (heals, or
+			// restarts its nodes) before the next strikes.
+			switch {
+			case hasP && (f.HealAfter == 0 || f.HealAfter >= f.Every):
+				return nil, d.errAt(m.key("count"), join(path, "heal_after"),
+					"a repeated partition must heal before the next: need 0 < heal_after < every (%v), got %v", f.Every, f.HealAfter)
+			case hasC && f.Crash.RestartAfter >= f.Every:
+				return nil, d.errAt(m.key("count"), join(path, "crash.restart_after"),
+					"a repeated crash must restart its nodes before the next: need restart_after < every (%v), got %v", f.Every, f.Crash.RestartAfter)
+			}
+		} else if v := m.val("every"); v != nil {
+			return nil, d.errAt(v, join(path, "every"), "every needs count (the number of repetitions, at least 2)")
 		}
 		out = append(out, f)
 	}

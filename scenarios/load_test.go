@@ -233,6 +233,16 @@ func TestParseErrors(t *testing.T) {
 			[]string{"faults[0].crash: missing which nodes crash"}, false},
 		{"crash share zero", base + "faults:\n  - crash: {share: 0%}\n", "8:20",
 			[]string{"faults[0].crash.share: must be positive, got 0%"}, false},
+		{"fault count without every", base + "faults:\n  - count: 2\n    crash: {share: 5%}\n", "8:12",
+			[]string{"faults[0].count: 2 repetitions need an interval: add every"}, false},
+		{"fault every without count", base + "faults:\n  - every: 2s\n    crash: {share: 5%}\n", "8:12",
+			[]string{"faults[0].every: every needs count"}, false},
+		{"fault repetition after the end", base + "faults:\n  - at: 1s\n    every: 3s\n    count: 4\n    crash: {share: 5%}\n", "10:12",
+			[]string{"faults[0].count: the last of 4 repetitions (1s + 3 × 3s) falls at 10s, not before the end of the run (duration 10s)"}, false},
+		{"repeated crash overlaps", base + "faults:\n  - every: 2s\n    count: 3\n    crash: {share: 5%, restart_after: 2s}\n", "9:5",
+			[]string{"faults[0].crash.restart_after: a repeated crash must restart its nodes before the next: need restart_after < every (2s), got 2s"}, false},
+		{"repeated partition never heals", base + "faults:\n  - every: 2s\n    count: 3\n    partition: {groups: [[0-4], [5-9]]}\n", "9:5",
+			[]string{"faults[0].heal_after: a repeated partition must heal before the next: need 0 < heal_after < every (2s), got 0s"}, false},
 		{"keep_state without restart", base + "faults:\n  - at: 1s\n    crash: {share: 5%, keep_state: true}\n", "9:36",
 			[]string{"faults[0].crash.keep_state: needs restart_after"}, false},
 		{"ping bootstrap without bootstrap", base + "workload:\n  - ping: {target: bootstrap}\n", "8:20",
@@ -255,6 +265,10 @@ func TestParseErrors(t *testing.T) {
 			[]string{"protocol.gossip_fanout: must be positive, got 0"}, false},
 		{"protocol cross-field, other key given", base + "protocol:\n  max_connections: 20\n", "8:3",
 			[]string{"protocol.target_connections: must not exceed max_connections (20), got 30"}, false},
+		{"protocol unknown strategy", base + "protocol:\n  pruning_strategy: random\n", "8:21",
+			[]string{`protocol.pruning_strategy: unknown strategy "random" (want one of lru, reputation, latency, combined)`}, false},
+		{"protocol strategy not a string", base + "protocol:\n  pruning_strategy: [lru]\n", "8:21",
+			[]string{"protocol.pruning_strategy: expected a string, got a list"}, false},
 		{"protocol infinite float", base + "protocol:\n  gossip_peer_rate: .inf\n", "8:21",
 			[]string{"protocol.gossip_peer_rate: expected a finite number, got .inf"}, false},
 
@@ -359,6 +373,8 @@ faults:
   - at: 3m
     crash: {share: 10%, restart_after: 30s, keep_state: true}
   - at: 4m
+    every: 20s
+    count: 3
     crash: {nodes: [7, 900-909]}
 adversaries: []
 outputs: [report, summary, trace]
@@ -406,10 +422,11 @@ func TestParseFull(t *testing.T) {
 			{At: Duration(2 * time.Minute), Count: 1, Ping: &PingWork{From: AllNodes(), Target: "random-peer"}},
 		},
 		Faults: []Fault{
-			{At: Duration(time.Minute), HealAfter: Duration(time.Minute),
+			{At: Duration(time.Minute), HealAfter: Duration(time.Minute), Count: 1,
 				Partition: &Partition{Groups: []NodeSet{{Ranges: [][2]int{{0, 499}}}, {Ranges: [][2]int{{500, 999}}}}}},
-			{At: Duration(3 * time.Minute), Crash: &Crash{Share: 0.1, RestartAfter: Duration(30 * time.Second), KeepState: true}},
-			{At: Duration(4 * time.Minute), Crash: &Crash{Nodes: NodeSet{Ranges: [][2]int{{7, 7}, {900, 909}}}}},
+			{At: Duration(3 * time.Minute), Count: 1, Crash: &Crash{Share: 0.1, RestartAfter: Duration(30 * time.Second), KeepState: true}},
+			{At: Duration(4 * time.Minute), Every: Duration(20 * time.Second), Count: 3,
+				Crash: &Crash{Nodes: NodeSet{Ranges: [][2]int{{7, 7}, {900, 909}}}}},
 		},
 		Outputs:   []string{"summary", "trace", "report"},
 		TraceGzip: true,

@@ -53,6 +53,7 @@ type runner struct {
 	ids     []*identity.Identity
 	gossip  *gossipRun
 	dht     *dhtRun
+	conn    *connRun
 	trace   *reports.TraceWriter
 	file    *os.File
 	col     collector
@@ -108,6 +109,10 @@ func newRunner(sc *Scenario, opts RunOptions) (*runner, error) {
 			return nil, err
 		}
 		r.ids[i] = id
+	}
+	if err := r.setupConn(); err != nil {
+		r.closeTrace()
+		return nil, fmt.Errorf("%s: %w", sc.File, err)
 	}
 	if sc.usesDHT() {
 		if err := r.setupDHT(); err != nil {
@@ -229,10 +234,16 @@ func (r *runner) buildNode(i int) error {
 		return err
 	}
 	r.pingers[i] = p
+	if err := r.attachConn(i, node); err != nil {
+		return err
+	}
 	if err := r.attachDHT(i, node); err != nil {
 		return err
 	}
 	if err := r.attachGossip(i, node); err != nil {
+		return err
+	}
+	if err := r.attachFeed(i); err != nil {
 		return err
 	}
 	r.w.SetNode(i, node)
@@ -254,6 +265,7 @@ func (r *runner) run() (*reports.Summary, error) {
 		w.Node(i).Start(now)
 	}
 	r.scheduleJoins()
+	r.scheduleConnSamples()
 	if err := r.schedule(); err != nil {
 		return nil, err
 	}
@@ -345,50 +357,74 @@ func (r *runner) schedule() error {
 		}
 	}
 	for fi, f := range sc.Faults {
-		at := time.Duration(f.At)
-		switch {
-		case f.Partition != nil:
-			groups := make([][]int, len(f.Partition.Groups))
-			for g, ns := range f.Partition.Groups {
-				var err error
-				if groups[g], err = ns.Resolve(n); err != nil {
-					return fmt.Errorf("%s: faults[%d].partition.groups[%d]: %w", sc.File, fi, g, err)
-				}
-			}
-			heal := time.Duration(f.HealAfter)
-			eng.AfterFunc(at, func() {
-				id := w.Network().Partition(groups)
-				w.Observe(FaultEvent{Fault: "partition", Index: fi, Groups: len(groups)})
-				if heal > 0 {
-					eng.AfterFunc(heal, func() {
-						w.Network().Heal(id)
-						w.Observe(FaultEvent{Fault: "heal", Index: fi, Groups: len(groups)})
-					})
-				}
-			})
-		case f.Crash != nil:
-			victims, err := r.crashVictims(fi, f.Crash)
-			if err != nil {
+		for k := range max(f.Count, 1) {
+			if err := r.scheduleFault(fi, k, time.Duration(f.At)+time.Duration(k)*time.Duration(f.Every)); err != nil {
 				return err
 			}
-			c := f.Crash
-			eng.AfterFunc(at, func() {
-				w.Observe(FaultEvent{Fault: "crash", Index: fi, Nodes: len(victims)})
-				for _, i := range victims {
-					w.Crash(i)
-				}
-				if c.RestartAfter > 0 {
-					eng.AfterFunc(time.Duration(c.RestartAfter), func() { r.restart(victims, c.KeepState) })
-				}
-			})
-		default:
-			return fmt.Errorf("%s: faults[%d]: no supported fault kind", sc.File, fi)
 		}
 	}
 	return nil
 }
 
-func (r *runner) crashVictims(fi int, c *Crash) ([]int, error) {
+// scheduleFault puts strike k of fault fi on the engine at at.
+func (r *runner) scheduleFault(fi, k int, at time.Duration) error {
+	sc, w := r.sc, r.w
+	eng := w.Engine()
+	n := sc.Nodes.Count
+	f := sc.Faults[fi]
+	switch {
+	case f.Partition != nil:
+		groups := make([][]int, len(f.Partition.Groups))
+		for g, ns := range f.Partition.Groups {
+			var err error
+			if groups[g], err = ns.Resolve(n); err != nil {
+				return fmt.Errorf("%s: faults[%d].partition.groups[%d]: %w", sc.File, fi, g, err)
+			}
+		}
+		heal := time.Duration(f.HealAfter)
+		eng.AfterFunc(at, func() {
+			id := w.Network().Partition(groups)
+			w.Observe(FaultEvent{Fault: "partition", Index: fi, Groups: len(groups)})
+			if heal > 0 {
+				eng.AfterFunc(heal, func() {
+					w.Network().Heal(id)
+					w.Observe(FaultEvent{Fault: "heal", Index: fi, Groups: len(groups)})
+				})
+			}
+		})
+	case f.Crash != nil:
+		victims, err := r.crashVictims(fi, k, f.Crash)
+		if err != nil {
+			return err
+		}
+		c := f.Crash
+		eng.AfterFunc(at, func() {
+			// Only nodes up now go down, and only those come back.
+			down := make([]int, 0, len(victims))
+			for _, i := range victims {
+				if w.Up(i) {
+					down = append(down, i)
+				}
+			}
+			w.Observe(FaultEvent{Fault: "crash", Index: fi, Nodes: len(down)})
+			for _, i := range down {
+				w.Crash(i)
+			}
+			if c.RestartAfter > 0 {
+				eng.AfterFunc(time.Duration(c.RestartAfter), func() { r.restart(down, c.KeepState) })
+			}
+		})
+	default:
+		return fmt.Errorf("%s: faults[%d]: no supported fault kind", sc.File, fi)
+	}
+	return nil
+}
+
+// crashVictims returns the nodes strike k of crash fault fi takes down:
+// its node set, or a share drawn from the seed, the fault's index and the
+// strike's number (the first strike keeps the stream of a fault that
+// strikes once).
+func (r *runner) crashVictims(fi, strike int, c *Crash) ([]int, error) {
 	n := r.sc.Nodes.Count
 	if c.Share == 0 {
 		v, err := c.Nodes.Resolve(n)
@@ -398,7 +434,11 @@ func (r *runner) crashVictims(fi int, c *Crash) ([]int, error) {
 		return v, nil
 	}
 	k := int(math.Round(float64(c.Share) * float64(n)))
-	perm := sim.StreamRand(r.sc.Seed, -1, "faults/"+strconv.Itoa(fi)).Perm(n)
+	purpose := "faults/" + strconv.Itoa(fi)
+	if strike > 0 {
+		purpose += "/" + strconv.Itoa(strike)
+	}
+	perm := sim.StreamRand(r.sc.Seed, -1, purpose).Perm(n)
 	v := perm[:k]
 	slices.Sort(v)
 	return v, nil
@@ -406,6 +446,9 @@ func (r *runner) crashVictims(fi int, c *Crash) ([]int, error) {
 
 func (r *runner) restart(victims []int, keep bool) {
 	for _, i := range victims {
+		if r.w.Up(i) {
+			continue // another fault brought it back already
+		}
 		if keep {
 			r.w.Restart(i, nil)
 			continue

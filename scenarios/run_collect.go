@@ -72,6 +72,7 @@ func (r *runner) observe(now time.Time, node int, ev core.Event) {
 	r.trace.Write(now, node, ev)
 	r.observeGossip(now, node, ev)
 	r.observeDHT(node, ev)
+	r.observeConn(node, ev)
 	switch e := ev.(type) {
 	case health.PingSent:
 		r.col.pingSent++
@@ -157,6 +158,7 @@ func (r *runner) summary(wall float64, peak uint64) *reports.Summary {
 	}
 	s.Gossip = r.gossipSummary(st.Bytes)
 	s.DHT = r.dhtSummary()
+	s.Connections = r.connSummary()
 	return s
 }
 
@@ -178,7 +180,10 @@ func (r *runner) writeOutputs(s *reports.Summary) error {
 	if err := r.writeDHTOutputs(dir); err != nil {
 		return err
 	}
-	if r.sc.wants("plots") && (r.gossip != nil || r.dht != nil) {
+	if err := r.writeConnOutputs(dir); err != nil {
+		return err
+	}
+	if r.sc.wants("plots") && (r.gossip != nil || r.dht != nil || r.conn != nil) {
 		if err := reports.PlotDir(dir, r.sc.Name); err != nil && !errors.Is(err, reports.ErrNothingToPlot) {
 			return err
 		}

@@ -9,7 +9,6 @@ import (
 
 	"github.com/dchat/network/core"
 	"github.com/dchat/network/core/dht"
-	"github.com/dchat/network/core/gossip"
 	"github.com/dchat/network/core/identity"
 	"github.com/dchat/network/core/wire"
 	"github.com/dchat/network/reports"
@@ -91,15 +90,6 @@ func (r *runner) attachDHT(i int, node *core.Node) error {
 	d.ShareKeys(r.dht.keys)
 	r.dht.nodes[i] = d
 	return nil
-}
-
-// gossipPeers returns node i's gossip peer source: the DHT's routing table
-// under the dht topology, the scenario's static overlay otherwise.
-func (r *runner) gossipPeers(i int) gossip.PeerSource {
-	if r.sc.Topology.Model == TopologyDHT {
-		return r.dht.nodes[i]
-	}
-	return r.gossip.peers[i]
 }
 
 // scheduleJoins starts every node's bootstrap at its join time.

@@ -12,10 +12,9 @@ import (
 	"github.com/dchat/network/sim"
 )
 
-// gossipRun holds what a run needs for gossip: the overlay, the shared
+// gossipRun holds what a run needs for gossip: the shared
 // verification cache and the per-message record the summary is built from.
 type gossipRun struct {
-	peers   []gossip.StaticPeers
 	verify  *gossip.VerifyCache
 	bodies  *gossip.Bodies
 	nodes   []*gossip.Gossip
@@ -47,9 +46,9 @@ func (sc *Scenario) usesGossip() bool {
 	return slices.ContainsFunc(sc.Workload, func(w Workload) bool { return w.Publish != nil })
 }
 
-// setupGossip builds the overlay: the scenario's topology until peer
-// discovery supplies peers. Each peer's RTT is the latency model's base
-// RTT, standing in for the health checks' estimate.
+// setupGossip prepares what every node's gossip shares. Gossip's peers are
+// its node's connected sessions (the connection manager is its
+// PeerSource; see run_conn.go for where candidates come from).
 func (r *runner) setupGossip() error {
 	sc := r.sc
 	n := sc.Nodes.Count
@@ -64,18 +63,6 @@ func (r *runner) setupGossip() error {
 	g.bodies = gossip.NewBodies()
 	g.nodes = make([]*gossip.Gossip, n)
 	r.gossip = g
-	if sc.Topology.Model == TopologyDHT {
-		return nil // peers come from the DHT
-	}
-	adj := sim.RandomGraph(sc.Seed, n, sc.Topology.Degree)
-	g.peers = make([]gossip.StaticPeers, n)
-	for i, nb := range adj {
-		ps := make(gossip.StaticPeers, len(nb))
-		for k, j := range nb {
-			ps[k] = gossip.Peer{Addr: sim.Addr(int(j)), ID: r.ids[j].ID(), RTT: r.w.Network().BaseRTT(i, int(j))}
-		}
-		g.peers[i] = ps
-	}
 	return nil
 }
 
@@ -88,7 +75,7 @@ func (r *runner) attachGossip(i int, node *core.Node) error {
 	cfg := gossip.FromCore(r.sc.Protocol)
 	// How many hops push at full fanout depends on the network's size.
 	cfg.EagerHops = gossip.EagerHopsFor(r.sc.Nodes.Count, cfg.Fanout)
-	gs, err := gossip.New(node, cfg, r.gossipPeers(i), r.gossip.verify)
+	gs, err := gossip.New(node, cfg, r.conn.mgrs[i], r.gossip.verify)
 	if err != nil {
 		return err
 	}

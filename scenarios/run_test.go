@@ -3,10 +3,13 @@ package scenarios
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/dchat/network/reports"
 )
@@ -92,6 +95,13 @@ func TestDeterminism(t *testing.T) {
 			}
 			if sa["trace_sha256"] == sc2["trace_sha256"] {
 				t.Fatalf("seeds %v and 999 gave the same trace", sa["seed"])
+			}
+			if check := builtinChecks[name]; check != nil {
+				s, err := reports.ReadSummary(a)
+				if err != nil {
+					t.Fatal(err)
+				}
+				check(t, s)
 			}
 		})
 	}
@@ -233,5 +243,44 @@ func TestGossipOverDHT(t *testing.T) {
 	s := simulate(t, "gossip-1000-dht", "nodes.count=300")
 	if s.Gossip.DeliveryRatio != 1 || s.DHT.NotBootstrapped != 0 {
 		t.Fatalf("delivery %v, not bootstrapped %d", s.Gossip.DeliveryRatio, s.DHT.NotBootstrapped)
+	}
+}
+
+// A repeated crash strikes count times, every apart, each time drawing new
+// victims (by share) and restarting only the nodes it took down.
+func TestRepeatedCrash(t *testing.T) {
+	dir := t.TempDir()
+	runBuiltin(t, "ping-50", dir, "outputs=[summary, trace]",
+		"faults=[{at: 1s, every: 3s, count: 3, crash: {share: 10%, restart_after: 2s}}]")
+	b, err := os.ReadFile(filepath.Join(dir, "trace.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var strikes []string
+	downs := map[string]int{}
+	for _, line := range bytes.Split(b, []byte("\n")) {
+		var ev struct {
+			T     int64  `json:"t_ns"`
+			Node  int    `json:"node"`
+			Ev    string `json:"ev"`
+			Fault string `json:"fault"`
+			Nodes int    `json:"nodes"`
+		}
+		if json.Unmarshal(line, &ev) != nil {
+			continue
+		}
+		switch ev.Ev {
+		case "fault":
+			strikes = append(strikes, fmt.Sprintf("%s %d at %v", ev.Fault, ev.Nodes, time.Duration(ev.T)))
+		case "node.down":
+			downs[fmt.Sprint(ev.Node)]++
+		}
+	}
+	want := []string{"crash 5 at 1s", "crash 5 at 4s", "crash 5 at 7s"}
+	if !slices.Equal(strikes, want) {
+		t.Errorf("strikes %v, want %v", strikes, want)
+	}
+	if len(downs) < 8 {
+		t.Errorf("the strikes took down only %d distinct nodes: %v", len(downs), downs)
 	}
 }

@@ -236,6 +236,14 @@ type Fault struct {
 	HealAfter Duration
 	// Crash stops nodes.
 	Crash *Crash
+	// Every and Count repeat the fault: it strikes Count times (default
+	// 1), Every apart, from At; the last strike comes before the end of
+	// the run. Repetitions do not overlap: a repeated partition needs
+	// 0 < HealAfter < Every, a repeated crash RestartAfter < Every. A crash
+	// by Share draws new victims at each strike, from the seed and the
+	// strike's number.
+	Every Duration
+	Count int
 }
 
 // Partition cuts the links between nodes of different groups, both ways.
@@ -370,6 +378,9 @@ func (s *Scenario) node() *yaml.Node {
 				strNode("keep_state"), boolNode(c.KeepState))
 			e.Content = append(e.Content, strNode("crash"), flow(cm))
 		}
+		if f.Count > 1 {
+			e.Content = append(e.Content, strNode("every"), strNode(f.Every.String()), strNode("count"), intNode(int64(f.Count)))
+		}
 		fl.Content = append(fl.Content, e)
 	}
 	outs := flow(seqNode())
@@ -462,6 +473,8 @@ func protocolNode(c core.Config) *yaml.Node {
 			n = boolNode(fv.Bool())
 		case protoDuration:
 			n = strNode(Duration(time.Duration(fv.Int())).String())
+		case protoString:
+			n = strNode(fv.String())
 		default:
 			continue
 		}

@@ -40,6 +40,7 @@ func TestSetValues(t *testing.T) {
 		"nodes.bootstrap=[0, 1, 90-99]",
 		"gossip_fanout=8",                 // protocol shorthand
 		"protocol.ping_timeout=5s",        // creates the protocol section
+		"pruning_strategy=latency",        // a string key
 		"outputs=[csv, summary]",          // a flow list
 		"description=",                    // null: back to the default
 		"duration=20s", "duration = 30s ", // the last one wins; spaces around the key are trimmed
@@ -51,7 +52,7 @@ func TestSetValues(t *testing.T) {
 	if s.Seed != 7 || s.Nodes.Count != 100 || s.Network.Loss != 0.01 || s.Network.MTU != 1500 ||
 		s.Network.Jitter != (JitterSpec{Distribution: "uniform", Max: Duration(3 * time.Millisecond)}) ||
 		s.Nodes.Bootstrap.String() != "[0, 1, 90-99]" || s.Protocol.GossipFanout != 8 ||
-		s.Protocol.PingTimeout != 5*time.Second || !reflect.DeepEqual(s.Outputs, []string{"summary", "csv"}) ||
+		s.Protocol.PingTimeout != 5*time.Second || s.Protocol.PruningStrategy != "latency" || !reflect.DeepEqual(s.Outputs, []string{"summary", "csv"}) ||
 		s.Description != "" || s.Duration.Std() != 30*time.Second ||
 		len(s.Workload) != 1 || s.Workload[0].Ping.From.String() != "[0-9]" {
 		t.Errorf("got %+v", s)
