@@ -14,8 +14,9 @@ var ErrNothingToPlot = errors.New("nothing to plot")
 // CSV tables: the gossip propagation curve (gossip_propagation.csv), the
 // first-delivery latency CDF (gossip_latency.csv), the DHT lookup latency
 // CDF (dht_lookup_latency.csv) and hop histogram (dht_hops.csv), and the
-// ping RTT percentiles (ping_rtt_cdf.csv). It returns an error if the
-// folder holds no plottable data.
+// ping RTT percentiles (ping_rtt_cdf.csv), the connection counts
+// (connections_over_time.csv) and the load per relay (relay_load.csv). It
+// returns an error if the folder holds no plottable data.
 func PlotDir(dir, name string) error {
 	charts, err := runCharts(dir, name)
 	if err != nil {
@@ -30,7 +31,7 @@ func PlotDir(dir, name string) error {
 }
 
 // RunFigures draws the plots PlotDir writes, in memory, as figures for a
-// report, in a fixed order: gossip, DHT, ping. Each figure's Name is its
+// report, in a fixed order: gossip, DHT, ping, connections, relay. Each figure's Name is its
 // file base (gossip_propagation, dht_hops, ...), so its protocol is the
 // part before the first '_'. Like PlotDir it fails with ErrNothingToPlot
 // when the folder holds no plottable data.
@@ -123,8 +124,13 @@ func runCharts(dir, name string) ([]runChart, error) {
 			return nil, err
 		}
 	}
+	if ch, ok, err := relayRunChart(dir, name); ok {
+		if err := add("relay_load", "Messages each relay handed off, relays sorted from the busiest, with the mean (relay_load.csv also has the bytes).", ch, err); err != nil {
+			return nil, err
+		}
+	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("%s: %w (no gossip_*.csv, dht_*.csv or ping_rtt_cdf.csv tables)", dir, ErrNothingToPlot)
+		return nil, fmt.Errorf("%s: %w (no gossip_*.csv, dht_*.csv, ping_rtt_cdf.csv, connections_over_time.csv or relay_load.csv tables)", dir, ErrNothingToPlot)
 	}
 	return out, nil
 }

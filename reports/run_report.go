@@ -25,7 +25,7 @@ func WriteRunReport(dir, command string, s *Summary) (int, error) {
 
 // RunReport builds the report of a run output folder: the run's identity
 // and the command that reproduces it, one section per summary section
-// (network, drops, ping, gossip, DHT) with its tables and plots, every
+// (network, drops, ping, gossip, DHT, relay) with its tables and plots, every
 // summary value flattened, the scenario file, the files beside the report
 // and, set apart, the wall-clock cost. The summary is s, or when s is nil
 // dir/summary.json; the scenario comes from scenario.yaml and the plots
@@ -94,6 +94,18 @@ func RunReport(dir, command string, s *Summary) (*Page, error) {
 		})}}
 		if len(n.Dropped) > 0 {
 			sec.Tables = append(sec.Tables, countTable("dropped by the network", "reason", "packets", n.Dropped))
+		}
+		if f := n.Filter; f != nil {
+			sec.Tables = append(sec.Tables, kvTable("private nodes' inbound filters", [][2]string{
+				{"private nodes", FormatNumber(float64(f.PrivateNodes))},
+				{"filtering", f.Behavior},
+				{"binding timeout (s)", FormatNumber(f.BindingTimeoutS)},
+				{"bindings opened", FormatNumber(float64(f.Opened))},
+				{"inbound packets passed", FormatNumber(float64(f.Passed))},
+				{"inbound packets dropped", FormatNumber(float64(f.Dropped))},
+				{"bindings evicted (table full)", FormatNumber(float64(f.Evicted))},
+				{"most bindings at one node", FormatNumber(float64(f.PeakBindings))},
+			}))
 		}
 		page.Sections = append(page.Sections, sec)
 	}
@@ -174,6 +186,51 @@ func RunReport(dir, command string, s *Summary) (*Page, error) {
 			sec.Tables = append(sec.Tables, countTable("DHT drops", "reason", "count", d.Drops))
 		}
 		delete(byProto, "dht")
+		page.Sections = append(page.Sections, sec)
+	}
+	if rl := s.Relay; rl != nil {
+		sec := Section{ID: "relay", Title: "Relay", Notes: []string{
+			"Messages sent along paths of relays with proofs of delivery (core/relay). Every delivered message's proof is verified again with relay.Verify; every sealed batch's header and every inclusion proof are checked from their on-chain forms.",
+		}, Tables: []Table{
+			kvTable("delivery and proofs", [][2]string{
+				{"relays", FormatNumber(float64(rl.Relays))},
+				{"private nodes", FormatNumber(float64(rl.PrivateNodes))},
+				{"relay sessions of private nodes (up at the end)", FormatNumber(float64(rl.Reservations)) + " (" + FormatNumber(float64(rl.ReservationsUp)) + ")"},
+				{"messages", FormatNumber(float64(rl.Messages))},
+				{"delivered", FormatNumber(float64(rl.Delivered))},
+				{"undelivered", FormatNumber(float64(rl.Undelivered))},
+				{"pending at the end", FormatNumber(float64(rl.Pending))},
+				{"delivery ratio", FormatNumber(rl.DeliveryRatio)},
+				{"proofs verified", FormatNumber(float64(rl.ProofsVerified))},
+				{"proofs failed", FormatNumber(float64(rl.ProofsFailed))},
+				{"tampered proofs rejected", FormatNumber(float64(rl.TamperedRejected)) + " of " + FormatNumber(float64(rl.TamperedChecked))},
+				{"batches (failed)", FormatNumber(float64(rl.Batches)) + " (" + FormatNumber(float64(rl.BatchesFailed)) + ")"},
+				{"batched proofs", FormatNumber(float64(rl.BatchedProofs))},
+				{"inclusion proofs checked (failed)", FormatNumber(float64(rl.InclusionChecked)) + " (" + FormatNumber(float64(rl.InclusionFailed)) + ")"},
+			}),
+			percentileTable("latencies and load", []pctRow{
+				{"end to end, ack at the sender (ms)", rl.LatencyMs},
+				{"delivery, recipient's signed time (ms)", rl.DeliveryMs},
+				{"messages per relay", rl.MessagesPerRelay},
+				{"bytes per relay (B)", rl.BytesPerRelay},
+			}),
+		}, Figures: byProto["relay"]}
+		for _, t := range []struct {
+			caption, key string
+			m            map[string]uint64
+		}{
+			{"messages by path length", "relays", rl.Hops},
+			{"undelivered, by the sender's audit", "finding", rl.UndeliveredBy},
+			{"suspects named by the audits", "role", rl.Suspects},
+			{"refused by relay components", "reason", rl.Refused},
+			{"send errors", "reason", rl.SendErrors},
+			{"relay session dials refused at once", "reason", rl.ReservationErrors},
+		} {
+			if len(t.m) > 0 {
+				sec.Tables = append(sec.Tables, countTable(t.caption, t.key, "count", t.m))
+			}
+		}
+		delete(byProto, "relay")
 		page.Sections = append(page.Sections, sec)
 	}
 	// Plots of a protocol the summary has no section for.

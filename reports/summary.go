@@ -32,6 +32,7 @@ type Summary struct {
 	DHT     *DHTSection       `json:"dht,omitempty"`
 
 	Connections *ConnectionsSection `json:"connections,omitempty"`
+	Relay       *RelaySection       `json:"relay,omitempty"`
 }
 
 // WallClockFields are the summary fields that depend on the machine, not on
@@ -44,6 +45,26 @@ type NetworkSection struct {
 	PacketsDelivered uint64            `json:"packets_delivered"`
 	BytesSent        uint64            `json:"bytes_sent"`
 	Dropped          map[string]uint64 `json:"dropped,omitempty"`
+	// Filter summarises the private nodes' inbound filters, when there are
+	// private nodes; their drops are Dropped["filtered"].
+	Filter *FilterSection `json:"filter,omitempty"`
+}
+
+// FilterSection summarises the inbound filters of the private nodes
+// (RFC 4787 filtering without translation): a private node receives only
+// from endpoints it sent to within the binding timeout.
+type FilterSection struct {
+	PrivateNodes    int     `json:"private_nodes"`
+	Behavior        string  `json:"behavior"`
+	BindingTimeoutS float64 `json:"binding_timeout_s"`
+	// Opened counts bindings created; Passed and Dropped the inbound
+	// packets let through and dropped; Evicted the live bindings dropped
+	// from a full table; PeakBindings the most one node held at once.
+	Opened       uint64 `json:"opened"`
+	Passed       uint64 `json:"passed"`
+	Dropped      uint64 `json:"dropped"`
+	Evicted      uint64 `json:"evicted"`
+	PeakBindings int    `json:"peak_bindings"`
 }
 
 // PingSection summarises liveness probes. RTTs are in milliseconds. Model

@@ -115,6 +115,10 @@ type decoder struct {
 	duration     Duration   // duration, once decoded
 	durNode      *yaml.Node // where it was given
 	hasBootstrap bool       // nodes.bootstrap is non-empty
+	seed         uint64     // seed, once decoded (default 1)
+	relays       int        // the number of relays, once nodes.relays is resolved
+	private      int        // the number of private nodes, likewise
+	maxHops      int        // protocol.max_relay_hops, once decoded
 }
 
 // parseYAML parses data into a node tree and returns its root.
@@ -561,6 +565,7 @@ func (d *decoder) scenario(root *yaml.Node) (*Scenario, error) {
 		}
 		s.Seed = v
 	}
+	d.seed = s.Seed
 	n = top.val("duration")
 	if n == nil {
 		return nil, d.errAt(top.at(), "duration", "missing required field (how long the run lasts in virtual time, e.g. duration: 30s)")
@@ -592,6 +597,12 @@ func (d *decoder) scenario(root *yaml.Node) (*Scenario, error) {
 	if err := d.protocol(top.val("protocol"), top, &s.Protocol); err != nil {
 		return nil, err
 	}
+	if s.Protocol.EnableRelay {
+		pm, _ := d.mapping(top.val("protocol"), "protocol", nil)
+		return nil, d.errAt(pm.val("enable_relay"), "protocol.enable_relay",
+			"the simulator sets enable_relay per node: say which nodes relay with nodes.relays (e.g. relays: 5%%)")
+	}
+	d.maxHops = s.Protocol.MaxRelayHops
 	if s.Workload, err = d.workloads(top.val("workload")); err != nil {
 		return nil, err
 	}
@@ -623,7 +634,7 @@ func (d *decoder) checkSum(n *yaml.Node, path string, sum float64) error {
 }
 
 func (d *decoder) nodes(n *yaml.Node, out *Nodes) error {
-	m, err := d.mapping(n, "nodes", []string{"count", "regions", "bandwidth", "bootstrap", "join_over", "nat"})
+	m, err := d.mapping(n, "nodes", []string{"count", "regions", "bandwidth", "bootstrap", "join_over", "relays", "private", "nat"})
 	if err != nil {
 		return err
 	}
@@ -737,6 +748,66 @@ func (d *decoder) nodes(n *yaml.Node, out *Nodes) error {
 			return d.errAt(j, "nodes.join_over", "must be shorter than the run %s", d.endNote())
 		}
 	}
+	return d.roles(m, out)
+}
+
+// nodeChoice decodes nodes.relays or nodes.private: a single percentage
+// is a share, anything else a node set; neither may be empty.
+func (d *decoder) nodeChoice(n *yaml.Node, path string) (NodeChoice, error) {
+	var c NodeChoice
+	if n.Kind == yaml.ScalarNode {
+		v := strings.TrimSpace(n.Value)
+		if strings.HasSuffix(v, "%") && strings.Count(v, "%") == 1 {
+			if err := d.unit(n, path, &c.Share); err != nil {
+				return c, err
+			}
+			if c.Share <= 0 {
+				return c, d.errAt(n, path, "must be positive, got %v (omit %s for none)", c.Share, path)
+			}
+			return c, nil
+		}
+		if t := n.ShortTag(); t == "!!int" || t == "!!float" {
+			return c, d.errAt(n, path, "a bare number is ambiguous here: write a share as a percentage (30%%) or nodes as a list ([%s])", v)
+		}
+	}
+	ns, err := d.nodeSet(n, path)
+	if err != nil {
+		return c, err
+	}
+	if ns.Empty() {
+		return c, d.errAt(n, path, "empty node set (omit %s for none)", path)
+	}
+	c.Nodes = ns
+	return c, nil
+}
+
+// roles decodes nodes.relays and nodes.private and checks that they
+// resolve (see resolveRoles).
+func (d *decoder) roles(m *mapping, out *Nodes) error {
+	var err error
+	for _, f := range []struct {
+		key string
+		dst *NodeChoice
+	}{{"relays", &out.Relays}, {"private", &out.Private}} {
+		if v := m.val(f.key); v != nil {
+			if *f.dst, err = d.nodeChoice(v, "nodes."+f.key); err != nil {
+				return err
+			}
+		}
+	}
+	relays, private, key, err := resolveRoles(d.seed, *out)
+	if err != nil {
+		at := m.val(key)
+		if at == nil {
+			at = m.at()
+		}
+		msg := err.Error()
+		if key == "private" && out.Private.Share == 0 || key == "relays" && out.Relays.Share == 0 {
+			msg += d.countNote()
+		}
+		return d.errAt(at, "nodes."+key, "%s", msg)
+	}
+	d.relays, d.private = len(relays), len(private)
 	return nil
 }
 
@@ -744,8 +815,11 @@ func (d *decoder) nodes(n *yaml.Node, out *Nodes) error {
 const maxDelay = Duration(time.Hour)
 
 func (d *decoder) network(n *yaml.Node, out *Network) error {
-	m, err := d.mapping(n, "network", []string{"latency", "jitter", "loss", "mtu", "reorder"})
+	m, err := d.mapping(n, "network", []string{"latency", "jitter", "loss", "mtu", "reorder", "filter"})
 	if err != nil {
+		return err
+	}
+	if err := d.filter(m, &out.Filter); err != nil {
 		return err
 	}
 
@@ -882,6 +956,46 @@ func (d *decoder) network(n *yaml.Node, out *Network) error {
 	if v := m.val("reorder"); v != nil {
 		if out.Reorder, err = d.boolean(v, "network.reorder"); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// filter decodes network.filter: {behavior, binding_timeout}. It is filled
+// with its defaults when there are private nodes, and may be given only
+// then.
+func (d *decoder) filter(m *mapping, out *FilterSpec) error {
+	n := m.val("filter")
+	if n == nil {
+		if d.private > 0 {
+			*out = FilterSpec{Behavior: FilterAddressPortDependent, BindingTimeout: Duration(2 * time.Minute)}
+		}
+		return nil
+	}
+	if d.private == 0 {
+		return d.errAt(m.key("filter"), "network.filter", "the filter is the private nodes': add nodes.private (e.g. private: 30%%)")
+	}
+	fm, err := d.mapping(n, "network.filter", []string{"behavior", "binding_timeout"})
+	if err != nil {
+		return err
+	}
+	*out = FilterSpec{Behavior: FilterAddressPortDependent, BindingTimeout: Duration(2 * time.Minute)}
+	if v := fm.val("behavior"); v != nil {
+		if out.Behavior, err = d.str(v, "network.filter.behavior"); err != nil {
+			return err
+		}
+		kinds := []string{FilterAddressPortDependent, FilterAddressDependent, FilterEndpointIndependent}
+		if !slices.Contains(kinds, out.Behavior) {
+			return d.errAt(v, "network.filter.behavior", "unknown filtering behaviour %q%s (want %s)",
+				out.Behavior, suggest(out.Behavior, kinds), strings.Join(kinds, ", "))
+		}
+	}
+	if v := fm.val("binding_timeout"); v != nil {
+		if err := d.unit(v, "network.filter.binding_timeout", &out.BindingTimeout); err != nil {
+			return err
+		}
+		if out.BindingTimeout <= 0 || out.BindingTimeout > Duration(24*time.Hour) {
+			return d.errAt(v, "network.filter.binding_timeout", "must be positive and at most 24h, got %v", out.BindingTimeout)
 		}
 	}
 	return nil
@@ -1097,7 +1211,7 @@ func (d *decoder) workloads(n *yaml.Node) ([]Workload, error) {
 	var out []Workload
 	for i, item := range items {
 		path := fmt.Sprintf("workload[%d]", i)
-		m, err := d.mapping(item, path, []string{"at", "every", "count", "ping", "publish", "lookups"})
+		m, err := d.mapping(item, path, []string{"at", "every", "count", "ping", "publish", "lookups", "relay"})
 		if err != nil {
 			return nil, err
 		}
@@ -1118,9 +1232,16 @@ func (d *decoder) workloads(n *yaml.Node) ([]Workload, error) {
 		_, hasPing := m.idx["ping"]
 		_, hasPublish := m.idx["publish"]
 		_, hasLookups := m.idx["lookups"]
+		_, hasRelay := m.idx["relay"]
 		switch {
-		case boolCount(hasPing, hasPublish, hasLookups) > 1:
-			return nil, d.errAt(item, path, "one kind of work per entry: ping, publish or lookups")
+		case boolCount(hasPing, hasPublish, hasLookups, hasRelay) > 1:
+			return nil, d.errAt(item, path, "one kind of work per entry: ping, publish, lookups or relay")
+		case hasRelay:
+			if w.Relay, err = d.relayWork(m, path, w); err != nil {
+				return nil, err
+			}
+			out = append(out, w)
+			continue
 		case hasLookups:
 			if !d.hasBootstrap {
 				return nil, d.errAt(m.key("lookups"), join(path, "lookups"), "lookups need the DHT, which needs nodes.bootstrap")
@@ -1137,7 +1258,7 @@ func (d *decoder) workloads(n *yaml.Node) ([]Workload, error) {
 			out = append(out, w)
 			continue
 		case !hasPing:
-			return nil, d.errAt(item, path, "missing the kind of work: add ping: {...}, publish: {...} or lookups: {...}")
+			return nil, d.errAt(item, path, "missing the kind of work: add ping: {...}, publish: {...}, lookups: {...} or relay: {...}")
 		}
 		pn := m.val("ping")
 		pm, err := d.mapping(pn, join(path, "ping"), []string{"from", "target"})
@@ -1478,4 +1599,113 @@ func (d *decoder) lookups(n *yaml.Node, path string) (*LookupWork, error) {
 		return nil, err
 	}
 	return l, nil
+}
+
+// relayWork decodes a relay workload: {count: N, from: NODESET, to:
+// private | NODESET, hops: LO-HI, size: SIZE, over: DURATION}. It needs
+// relays, and private nodes for to: private.
+func (d *decoder) relayWork(entry *mapping, wpath string, w Workload) (*RelayWork, error) {
+	path := join(wpath, "relay")
+	n := entry.val("relay")
+	if d.relays == 0 {
+		return nil, d.errAt(entry.key("relay"), path, "relayed messages need relays: add nodes.relays (e.g. relays: 5%%)")
+	}
+	m, err := d.mapping(n, path, []string{"count", "from", "to", "hops", "size", "over"})
+	if err != nil {
+		return nil, err
+	}
+	rw := &RelayWork{Count: 1, From: AllNodes(), ToPrivate: true, MinHops: 1, MaxHops: d.maxHops, Size: 512}
+	if c := m.val("count"); c != nil {
+		v, err := d.integer(c, join(path, "count"))
+		if err != nil {
+			return nil, err
+		}
+		if v < 1 || v > 10_000_000 {
+			return nil, d.errAt(c, join(path, "count"), "must be from 1 to 10000000, got %d", v)
+		}
+		rw.Count = int(v)
+	}
+	if f := m.val("from"); f != nil {
+		if rw.From, err = d.nodeSet(f, join(path, "from")); err != nil {
+			return nil, err
+		}
+		if rw.From.Empty() {
+			return nil, d.errAt(f, join(path, "from"), "empty node set (omit from for all nodes)")
+		}
+	}
+	to := m.val("to")
+	switch {
+	case to == nil || to.Kind == yaml.ScalarNode && to.Value == "private":
+		if d.private == 0 {
+			at := to
+			if at == nil {
+				at = entry.key("relay")
+			}
+			return nil, d.errAt(at, join(path, "to"), "to: private (the default) needs private nodes: add nodes.private (e.g. private: 30%%), or give to a node set")
+		}
+	default:
+		if rw.To, err = d.nodeSet(to, join(path, "to")); err != nil {
+			return nil, err
+		}
+		if rw.To.Empty() {
+			return nil, d.errAt(to, join(path, "to"), "empty node set (omit to for the private nodes)")
+		}
+		rw.ToPrivate = false
+	}
+	if h := m.val("hops"); h != nil {
+		if rw.MinHops, rw.MaxHops, err = d.hops(h, join(path, "hops")); err != nil {
+			return nil, err
+		}
+	}
+	if rw.MaxHops > d.relays {
+		at := m.val("hops")
+		if at == nil {
+			at = entry.key("relay")
+		}
+		return nil, d.errAt(at, join(path, "hops"), "paths of %d relays need at least %d relays, there are %d (nodes.relays)",
+			rw.MaxHops, rw.MaxHops, d.relays)
+	}
+	if sz := m.val("size"); sz != nil {
+		if err := d.unit(sz, join(path, "size"), &rw.Size); err != nil {
+			return nil, err
+		}
+		if rw.Size < 1 || rw.Size > MaxRelaySize {
+			return nil, d.errAt(sz, join(path, "size"), "must be from 1B to %v, got %v", Size(MaxRelaySize), rw.Size)
+		}
+	}
+	if rw.Over, err = d.optDuration(m, "over"); err != nil {
+		return nil, err
+	}
+	// The last message: the last repetition's start plus over, before the
+	// end (repetition has checked the start; no overflow below).
+	last := w.At + Duration(int64(w.Count-1)*int64(w.Every))
+	if rw.Over > 0 && rw.Over >= d.duration-last {
+		return nil, d.errAt(m.val("over"), join(path, "over"), "the last message (%v + %v) would be sent after the end of the run %s",
+			last, rw.Over, d.endNote())
+	}
+	return rw, nil
+}
+
+// hops decodes a hop range: "LO-HI" or a single number, within 1 and
+// protocol.max_relay_hops.
+func (d *decoder) hops(n *yaml.Node, path string) (lo, hi int, err error) {
+	if err := d.scalar(n, path, "a hop count or range such as 1-3"); err != nil {
+		return 0, 0, err
+	}
+	v := strings.TrimSpace(n.Value)
+	a, b, isRange := strings.Cut(v, "-")
+	x, err1 := strconv.Atoi(strings.TrimSpace(a))
+	y, err2 := x, error(nil)
+	if isRange {
+		y, err2 = strconv.Atoi(strings.TrimSpace(b))
+	}
+	switch {
+	case err1 != nil || err2 != nil || a == "":
+		return 0, 0, d.errAt(n, path, "expected a hop count or range such as 1-3, got %s", describe(n))
+	case x < 1 || x > y:
+		return 0, 0, d.errAt(n, path, "want 1 <= lo <= hi, got %s", v)
+	case y > d.maxHops:
+		return 0, 0, d.errAt(n, path, "at most protocol.max_relay_hops (%d) relays, got %s", d.maxHops, v)
+	}
+	return x, y, nil
 }

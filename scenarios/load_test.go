@@ -728,3 +728,171 @@ func TestProtocolFields(t *testing.T) {
 		}
 	}
 }
+
+// nodesBase is a valid scenario of seven lines that ends in the nodes
+// section: appended lines from line 8 indented by two spaces are nodes
+// keys.
+const nodesBase = `name: t
+duration: 10s
+network:
+  latency: {model: constant, value: 5ms}
+nodes:
+  count: 20
+  bootstrap: [0]
+`
+
+// relayBase adds relays and private nodes (lines 8 and 9); a workload
+// section appended starts at line 10.
+const relayBase = nodesBase + "  relays: [1-5]\n  private: [10-19]\n"
+
+// Relays, private nodes, the filter and relay workloads: every mistake is
+// named at its place.
+func TestRelayParseErrors(t *testing.T) {
+	cases := []struct {
+		name  string
+		src   string
+		pos   string
+		words []string
+	}{
+		{"bare number for private", nodesBase + "  private: 30\n", "8:12",
+			[]string{"nodes.private: a bare number is ambiguous here: write a share as a percentage (30%) or nodes as a list ([30])"}},
+		{"bare fraction for relays", nodesBase + "  relays: 0.05\n", "8:11",
+			[]string{"nodes.relays: a bare number is ambiguous"}},
+		{"zero share", nodesBase + "  relays: 0%\n", "8:11",
+			[]string{"nodes.relays: must be positive, got 0% (omit nodes.relays for none)"}},
+		{"share of no node", nodesBase + "  relays: 1%\n", "8:11",
+			[]string{"nodes.relays: 1% of 20 nodes is no node"}},
+		{"share too large", nodesBase + "  private: 100%\n", "8:12",
+			[]string{"nodes.private: 100% of 20 nodes is 20 nodes, but only 19 are neither bootstrap nodes nor relays"}},
+		{"private share after relays", nodesBase + "  relays: 50%\n  private: 50%\n", "9:12",
+			[]string{"nodes.private: 50% of 20 nodes is 10 nodes, but only 9 are"}},
+		{"private bootstrap node", nodesBase + "  private: [0-4]\n", "8:12",
+			[]string{"nodes.private: node 0 is a bootstrap node; bootstrap nodes are never private"}},
+		{"private relay", nodesBase + "  relays: [3]\n  private: [2-4]\n", "9:12",
+			[]string{"nodes.private: node 3 is a relay; relays are never private"}},
+		{"private out of range", nodesBase + "  private: [15-25]\n", "8:13",
+			[]string{"nodes.private: node range 15-25 out of range: there are 20 nodes (0-19)"}},
+		{"empty relays", nodesBase + "  relays: []\n", "8:11",
+			[]string{"nodes.relays: empty node set (omit nodes.relays for none)"}},
+		{"bad share range", nodesBase + "  private: 50%-10%\n", "8:12",
+			[]string{`nodes.private: relative node range "50%-10%" is empty or reversed`}},
+		{"filter without private nodes", "name: t\nduration: 10s\nnodes: {count: 5}\nnetwork:\n  latency: {model: constant, value: 5ms}\n  filter: {binding_timeout: 30s}\n", "6:3",
+			[]string{"network.filter: the filter is the private nodes': add nodes.private"}},
+		{"unknown filtering behaviour", "name: t\nduration: 10s\nnodes: {count: 5, private: [1]}\nnetwork:\n  latency: {model: constant, value: 5ms}\n  filter: {behavior: address-dependant}\n", "6:22",
+			[]string{`network.filter.behavior: unknown filtering behaviour "address-dependant" (did you mean "address-dependent"?)`}},
+		{"zero binding timeout", "name: t\nduration: 10s\nnodes: {count: 5, private: [1]}\nnetwork:\n  latency: {model: constant, value: 5ms}\n  filter: {binding_timeout: 0s}\n", "6:29",
+			[]string{"network.filter.binding_timeout: must be positive and at most 24h, got 0s"}},
+		{"enable_relay", base + "protocol:\n  enable_relay: true\n", "8:17",
+			[]string{"protocol.enable_relay: the simulator sets enable_relay per node: say which nodes relay with nodes.relays"}},
+		{"relay without relays", nodesBase + "  private: [10-19]\nworkload:\n  - relay: {count: 10}\n", "10:5",
+			[]string{"workload[0].relay: relayed messages need relays: add nodes.relays"}},
+		{"to private without private nodes", nodesBase + "  relays: [1-5]\nworkload:\n  - relay: {count: 10}\n", "10:5",
+			[]string{"workload[0].relay.to: to: private (the default) needs private nodes"}},
+		{"unknown relay key", relayBase + "workload:\n  - relay: {count: 10, hop: 2}\n", "11:24",
+			[]string{`workload[0].relay: unknown key "hop" (did you mean "hops"?)`}},
+		{"relay count zero", relayBase + "workload:\n  - relay: {count: 0}\n", "11:20",
+			[]string{"workload[0].relay.count: must be from 1 to 10000000, got 0"}},
+		{"hops zero", relayBase + "workload:\n  - relay: {hops: 0-2}\n", "11:19",
+			[]string{"workload[0].relay.hops: want 1 <= lo <= hi, got 0-2"}},
+		{"hops reversed", relayBase + "workload:\n  - relay: {hops: 3-1}\n", "11:19",
+			[]string{"want 1 <= lo <= hi, got 3-1"}},
+		{"hops above max_relay_hops", relayBase + "workload:\n  - relay: {hops: 1-4}\n", "11:19",
+			[]string{"workload[0].relay.hops: at most protocol.max_relay_hops (3) relays, got 1-4"}},
+		{"hops not a number", relayBase + "workload:\n  - relay: {hops: many}\n", "11:19",
+			[]string{`workload[0].relay.hops: expected a hop count or range such as 1-3, got "many"`}},
+		{"more hops than relays", nodesBase + "  relays: [1-2]\n  private: [10-19]\nworkload:\n  - relay: {hops: 3}\n", "11:19",
+			[]string{"workload[0].relay.hops: paths of 3 relays need at least 3 relays, there are 2 (nodes.relays)"}},
+		{"default hops, too few relays", nodesBase + "  relays: [1-2]\n  private: [10-19]\nworkload:\n  - relay: {count: 5}\n", "11:5",
+			[]string{"paths of 3 relays need at least 3 relays, there are 2"}},
+		{"relay size", relayBase + "workload:\n  - relay: {size: 64KiB}\n", "11:19",
+			[]string{"workload[0].relay.size: must be from 1B to 32KiB, got 64KiB"}},
+		{"relay over past the end", relayBase + "workload:\n  - at: 5s\n    relay: {count: 10, over: 5s}\n", "12:30",
+			[]string{"workload[0].relay.over: the last message (5s + 5s) would be sent after the end of the run (duration 10s)"}},
+		{"relay to out of range", relayBase + "workload:\n  - relay: {to: [30]}\n", "11:18",
+			[]string{"workload[0].relay.to: node 30 out of range"}},
+		{"relay and ping", relayBase + "workload:\n  - ping: {}\n    relay: {}\n", "11:5",
+			[]string{"workload[0]: one kind of work per entry: ping, publish, lookups or relay"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := Parse("x.yaml", []byte(c.src))
+			if err == nil {
+				t.Fatalf("no error; want %q", c.words)
+			}
+			if prefix := "x.yaml:" + c.pos + ": "; !strings.HasPrefix(err.Error(), prefix) {
+				t.Errorf("error %q does not start with %q", err, prefix)
+			}
+			wantErr(t, c.name, err, c.words...)
+		})
+	}
+	// A node-count override that makes a node set's range fall out says so.
+	_, err := Parse("x.yaml", []byte(relayBase), "nodes.count=15")
+	wantErr(t, "count override", err, "nodes.private: node range 10-19 out of range", "(nodes.count is 15, from --set nodes.count=15)")
+}
+
+// Shares and node sets resolve to disjoint roles, drawn from the seed,
+// never on bootstrap nodes; adding a node keeps almost every role; the
+// relay workload's defaults are filled in.
+func TestRoles(t *testing.T) {
+	src := nodesBase + "  relays: 10%\n  private: 30%\nworkload:\n  - relay: {count: 5}\n"
+	s, err := Parse("x.yaml", []byte(src), "nodes.count=1000", "nodes.bootstrap=[0-2]")
+	if err != nil {
+		t.Fatal(err)
+	}
+	relays, private, err := s.Roles()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(relays) != 100 || len(private) != 300 {
+		t.Fatalf("%d relays, %d private", len(relays), len(private))
+	}
+	role := map[int]string{}
+	for _, i := range relays {
+		role[i] = "relay"
+	}
+	for _, i := range private {
+		if role[i] != "" || i <= 2 {
+			t.Fatalf("node %d is private and %q", i, role[i])
+		}
+		role[i] = "private"
+	}
+	for _, i := range relays {
+		if i <= 2 {
+			t.Fatalf("bootstrap node %d is a relay", i)
+		}
+	}
+	w := s.Workload[0].Relay
+	if w == nil || !w.ToPrivate || w.MinHops != 1 || w.MaxHops != 3 || w.Size != 512 || !w.From.All || w.Count != 5 {
+		t.Fatalf("relay workload defaults: %+v", w)
+	}
+	if s.Network.Filter != (FilterSpec{Behavior: FilterAddressPortDependent, BindingTimeout: Duration(2 * time.Minute)}) {
+		t.Errorf("filter defaults: %+v", s.Network.Filter)
+	}
+	// 1,010 nodes: the shares grow by one relay and three private nodes;
+	// the first thousand nodes keep nearly all their roles.
+	s2, err := Parse("x.yaml", []byte(src), "nodes.count=1010", "nodes.bootstrap=[0-2]")
+	if err != nil {
+		t.Fatal(err)
+	}
+	relays2, private2, _ := s2.Roles()
+	changed := 0
+	for _, c := range []struct {
+		role  string
+		nodes []int
+	}{{"relay", relays2}, {"private", private2}} {
+		for _, i := range c.nodes {
+			if i < 1000 && role[i] != c.role {
+				changed++
+			}
+		}
+	}
+	if len(relays2) != 101 || len(private2) != 303 || changed > 10 {
+		t.Errorf("1,010 nodes: %d relays, %d private, %d of the first 1,000 nodes changed role", len(relays2), len(private2), changed)
+	}
+	// Another seed draws other nodes.
+	s3, _ := Parse("x.yaml", []byte(src), "nodes.count=1000", "nodes.bootstrap=[0-2]", "seed=2")
+	relays3, _, _ := s3.Roles()
+	if reflect.DeepEqual(relays, relays3) {
+		t.Error("seeds 1 and 2 drew the same relays")
+	}
+}

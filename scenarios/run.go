@@ -54,6 +54,9 @@ type runner struct {
 	gossip  *gossipRun
 	dht     *dhtRun
 	conn    *connRun
+	relay   *relayRun
+	private []int // nodes.private, resolved
+	relays  []int // nodes.relays, resolved
 	trace   *reports.TraceWriter
 	file    *os.File
 	col     collector
@@ -64,6 +67,10 @@ func (sc *Scenario) wants(output string) bool { return slices.Contains(sc.Output
 func newRunner(sc *Scenario, opts RunOptions) (*runner, error) {
 	r := &runner{sc: sc, opts: opts}
 	n := sc.Nodes.Count
+	var err error
+	if r.relays, r.private, err = sc.Roles(); err != nil {
+		return nil, err
+	}
 	cfg, err := r.netConfig()
 	if err != nil {
 		return nil, err
@@ -122,6 +129,12 @@ func newRunner(sc *Scenario, opts RunOptions) (*runner, error) {
 	}
 	if sc.usesGossip() {
 		if err := r.setupGossip(); err != nil {
+			r.closeTrace()
+			return nil, err
+		}
+	}
+	if sc.usesRelay() {
+		if err := r.setupRelay(r.relays, r.private); err != nil {
 			r.closeTrace()
 			return nil, err
 		}
@@ -192,6 +205,13 @@ func (r *runner) netConfig() (sim.NetConfig, error) {
 	default:
 		return cfg, fmt.Errorf("%s: network.jitter.distribution: unknown %q", sc.File, j.Distribution)
 	}
+	if len(r.private) > 0 {
+		cfg.Private = make([]bool, n)
+		for _, i := range r.private {
+			cfg.Private[i] = true
+		}
+		cfg.Filter = sim.FilterConfig{Behavior: sc.Network.Filter.Behavior, Timeout: time.Duration(sc.Network.Filter.BindingTimeout)}
+	}
 	cfg.Loss = float64(sc.Network.Loss)
 	cfg.Reorder = sc.Network.Reorder
 	cfg.MTU = int(sc.Network.MTU)
@@ -243,6 +263,9 @@ func (r *runner) buildNode(i int) error {
 	if err := r.attachGossip(i, node); err != nil {
 		return err
 	}
+	if err := r.attachRelay(i, node); err != nil {
+		return err
+	}
 	if err := r.attachFeed(i); err != nil {
 		return err
 	}
@@ -285,6 +308,7 @@ func (r *runner) run() (*reports.Summary, error) {
 			r.opts.Progress(Progress{Sim: t, Duration: dur, Events: w.Engine().Dispatched()})
 		}
 	}
+	r.finishRelay()
 	if err := r.trace.Close(); err != nil {
 		return nil, err
 	}
@@ -310,6 +334,30 @@ func (r *runner) schedule() error {
 				return fmt.Errorf("%s: workload[%d].lookups.from: %w", sc.File, wi, err)
 			}
 			round := lookupRound{r: r, from: from, work: wl.Lookups, index: wi}
+			for k := range max(wl.Count, 1) {
+				at := time.Duration(wl.At) + time.Duration(k)*time.Duration(wl.Every)
+				if at >= time.Duration(sc.Duration) {
+					break
+				}
+				eng.Schedule(at, round, 0, nil)
+			}
+			continue
+		}
+		if rw := wl.Relay; rw != nil {
+			from, err := rw.From.Resolve(n)
+			if err != nil {
+				return fmt.Errorf("%s: workload[%d].relay.from: %w", sc.File, wi, err)
+			}
+			to := r.private
+			if !rw.ToPrivate {
+				if to, err = rw.To.Resolve(n); err != nil {
+					return fmt.Errorf("%s: workload[%d].relay.to: %w", sc.File, wi, err)
+				}
+			}
+			if r.relay == nil {
+				return fmt.Errorf("%s: workload[%d].relay: no relays (nodes.relays)", sc.File, wi)
+			}
+			round := relayRound{r: r, from: from, to: to, work: rw, index: wi}
 			for k := range max(wl.Count, 1) {
 				at := time.Duration(wl.At) + time.Duration(k)*time.Duration(wl.Every)
 				if at >= time.Duration(sc.Duration) {

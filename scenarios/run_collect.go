@@ -136,6 +136,11 @@ func (r *runner) summary(wall float64, peak uint64) *reports.Summary {
 		}
 		ns.Dropped[string(reason)] = c
 	}
+	if priv, fs := w.Network().FilterStats(); priv > 0 {
+		ns.Filter = &reports.FilterSection{PrivateNodes: priv, Behavior: sc.Network.Filter.Behavior,
+			BindingTimeoutS: time.Duration(sc.Network.Filter.BindingTimeout).Seconds(),
+			Opened:          fs.Opened, Passed: fs.Passed, Dropped: fs.Dropped, Evicted: fs.Evicted, PeakBindings: fs.Peak}
+	}
 	s.Network = ns
 	if len(r.col.drops) > 0 {
 		s.Drops = r.col.drops
@@ -159,6 +164,7 @@ func (r *runner) summary(wall float64, peak uint64) *reports.Summary {
 	s.Gossip = r.gossipSummary(st.Bytes)
 	s.DHT = r.dhtSummary()
 	s.Connections = r.connSummary()
+	s.Relay = r.relaySummary()
 	return s
 }
 
@@ -183,7 +189,10 @@ func (r *runner) writeOutputs(s *reports.Summary) error {
 	if err := r.writeConnOutputs(dir); err != nil {
 		return err
 	}
-	if r.sc.wants("plots") && (r.gossip != nil || r.dht != nil || r.conn != nil) {
+	if err := r.writeRelayOutputs(dir); err != nil {
+		return err
+	}
+	if r.sc.wants("plots") && (r.gossip != nil || r.dht != nil || r.conn != nil || r.relay != nil) {
 		if err := reports.PlotDir(dir, r.sc.Name); err != nil && !errors.Is(err, reports.ErrNothingToPlot) {
 			return err
 		}

@@ -62,11 +62,53 @@ type Nodes struct {
 	// JoinOver spreads the nodes' DHT bootstrap: each node starts at a time
 	// drawn uniformly in [0, JoinOver). Default 0: all at once.
 	JoinOver Duration
+	// Relays are the nodes that relay others' messages (the plan's
+	// enable_relay, set per node): a share drawn from the seed among the
+	// nodes that are not bootstrap nodes (nor in a private node set), or a
+	// node set. Never private. Empty: no relay. Every node gets a relay
+	// component when there are relays (it sends and receives relayed
+	// messages; only relays forward them).
+	Relays NodeChoice
+	// Private are the nodes behind an inbound filter (network.filter): they
+	// can reach anyone, and receive only from endpoints they sent to within
+	// the binding timeout. A share drawn from the seed among the nodes that
+	// are neither bootstrap nodes nor relays, or a node set that holds
+	// neither. Each private node keeps sessions to ReservationsPerNode
+	// relays (when there are relays) so that it can be reached through them.
+	Private NodeChoice
 
 	// NAT (nodes.nat: type: share, RFC 4787 behaviours) is not supported
 	// yet; the loader rejects it. It will become:
 	//	NAT []NATShare
 }
+
+// NodeChoice selects nodes by a share drawn from the seed or by a node set.
+// In YAML a single percentage ("30%") is a share; anything else is a node
+// set (all, 7, 0-99, "0%-30%", [0, 5, 10-19]).
+type NodeChoice struct {
+	// Share, when positive, selects round(Share x nodes.count) nodes: those
+	// with the smallest (seed, node, purpose) draws among the eligible
+	// nodes, so a node keeps its role when others are added.
+	Share Fraction
+	// Nodes is the node set, when Share is 0.
+	Nodes NodeSet
+}
+
+// Empty reports whether c selects no node.
+func (c NodeChoice) Empty() bool { return c.Share == 0 && c.Nodes.Empty() }
+
+// String returns the canonical form: a percentage or a node set.
+func (c NodeChoice) String() string {
+	if c.Share > 0 {
+		return c.Share.String()
+	}
+	return c.Nodes.String()
+}
+
+// ReservationsPerNode is how many relays each private node keeps a
+// session with (fewer when there are fewer relays): the relays its
+// messages can arrive through.
+const ReservationsPerNode = 2
 
 // RegionShare is the share of nodes placed in one region.
 type RegionShare struct {
@@ -100,6 +142,29 @@ type Network struct {
 	// Reorder lets jitter reorder packets on a link (default false: a packet
 	// never overtakes an earlier one on the same link).
 	Reorder bool
+	// Filter is the private nodes' inbound filter (nodes.private).
+	Filter FilterSpec
+}
+
+// Filtering behaviours (RFC 4787 §5), as network.filter.behavior spells
+// them.
+const (
+	FilterEndpointIndependent  = "endpoint-independent"
+	FilterAddressDependent     = "address-dependent"
+	FilterAddressPortDependent = "address-and-port-dependent"
+)
+
+// FilterSpec configures the inbound filter of the private nodes (sim.Filter:
+// the filtering half of an RFC 4787 NAT, without translation). It may be
+// given only when nodes.private is.
+type FilterSpec struct {
+	// Behavior is address-and-port-dependent (default: what a
+	// port-restricted cone NAT's filter does), address-dependent or
+	// endpoint-independent.
+	Behavior string
+	// BindingTimeout is how long a binding lives after the node last sent
+	// to the endpoint; default 120s (RFC 4787 REQ-5's minimum), at most 24h.
+	BindingTimeout Duration `yaml:"binding_timeout"`
 }
 
 // Latency models.
@@ -164,6 +229,8 @@ type Workload struct {
 
 	// Lookups makes nodes look up peers in the DHT.
 	Lookups *LookupWork
+	// Relay makes nodes send messages through relays.
+	Relay *RelayWork
 }
 
 // Ping targets.
@@ -223,6 +290,37 @@ type LookupWork struct {
 	From   NodeSet
 	Over   Duration
 }
+
+// RelayWork is a batch of relayed messages: Count messages, spread evenly
+// over Over (0: all at once), each from a live node drawn from From to a
+// live node drawn from To (private nodes by default), along a path of
+// Hops relays (drawn uniformly in [MinHops, MaxHops] per message): random
+// relays chosen by the sender, then, for a private recipient, one of the
+// relays it keeps a session with (the runner stands in for the DHT lookup
+// of the recipient's relay reservations). Every message carries Size
+// random bytes.
+type RelayWork struct {
+	// Count is the number of messages per repetition, 1 to 10,000,000.
+	Count int
+	// From are the candidate senders; default all. Never empty.
+	From NodeSet
+	// ToPrivate (YAML to: private, the default) draws recipients among the
+	// private nodes; otherwise To is the node set they are drawn from.
+	ToPrivate bool
+	To        NodeSet
+	// MinHops and MaxHops bound the relays on a path: 1 <= MinHops <=
+	// MaxHops <= protocol.max_relay_hops. YAML hops: 1-3 or hops: 2;
+	// default 1 to max_relay_hops.
+	MinHops, MaxHops int
+	// Size is the payload size, 1B to MaxRelaySize; default 512B.
+	Size Size
+	// Over spreads the messages; the last is sent before the end of the run.
+	Over Duration
+}
+
+// MaxRelaySize is the largest relayed payload a scenario may send (the
+// relay component's default limit).
+const MaxRelaySize = 32 << 10
 
 // Fault is one entry of the faults list: a failure injected at At. Exactly
 // one kind is set.
@@ -354,6 +452,16 @@ func (s *Scenario) node() *yaml.Node {
 				flow(mapNode("count", intNode(int64(l.Count)), "target", strNode(l.Target),
 					"from", nodeSetNode(l.From), "over", strNode(l.Over.String()))))
 		}
+		if rw := w.Relay; rw != nil {
+			to := strNode("private")
+			if !rw.ToPrivate {
+				to = nodeSetNode(rw.To)
+			}
+			hops := strNode(strconv.Itoa(rw.MinHops) + "-" + strconv.Itoa(rw.MaxHops))
+			e.Content = append(e.Content, strNode("relay"),
+				flow(mapNode("count", intNode(int64(rw.Count)), "from", nodeSetNode(rw.From), "to", to,
+					"hops", hops, "size", strNode(rw.Size.String()), "over", strNode(rw.Over.String()))))
+		}
 		wl.Content = append(wl.Content, e)
 	}
 	fl := seqNode()
@@ -419,6 +527,17 @@ func (n Nodes) node() *yaml.Node {
 	if n.JoinOver > 0 {
 		m.Content = append(m.Content, strNode("join_over"), strNode(n.JoinOver.String()))
 	}
+	for _, c := range []struct {
+		key string
+		v   NodeChoice
+	}{{"relays", n.Relays}, {"private", n.Private}} {
+		switch {
+		case c.v.Share > 0:
+			m.Content = append(m.Content, strNode(c.key), strNode(c.v.Share.String()))
+		case !c.v.Nodes.Empty():
+			m.Content = append(m.Content, strNode(c.key), nodeSetNode(c.v.Nodes))
+		}
+	}
 	return m
 }
 
@@ -448,13 +567,18 @@ func (n Network) node() *yaml.Node {
 	case JitterExponential:
 		jit.Content = append(jit.Content, strNode("mean"), strNode(j.Mean.String()))
 	}
-	return mapNode(
+	out := mapNode(
 		"latency", flow(lat),
 		"jitter", flow(jit),
 		"loss", strNode(n.Loss.String()),
 		"mtu", strNode(n.MTU.String()),
 		"reorder", boolNode(n.Reorder),
 	)
+	if n.Filter != (FilterSpec{}) {
+		out.Content = append(out.Content, strNode("filter"), flow(mapNode(
+			"behavior", strNode(n.Filter.Behavior), "binding_timeout", strNode(n.Filter.BindingTimeout.String()))))
+	}
+	return out
 }
 
 // protocolNode lists every core.Config field by its yaml tag, in field order.

@@ -8,8 +8,10 @@
 //     and insertion sequence, with cancellable timers, that dispatches events
 //     one at a time and allocates nothing in the steady state;
 //   - the network model: per-pair latency from a matrix or a geographic model,
-//     jitter, loss, bandwidth queues, MTU, partitions and RFC 4787 NAT boxes,
-//     each a network element that passes, changes, delays or drops a packet;
+//     jitter, loss, bandwidth queues, MTU, partitions and the inbound
+//     filters of private nodes (Filter: the filtering half of an RFC 4787
+//     NAT box, without address translation), each a network element that
+//     passes, changes, delays or drops a packet;
 //   - the world: the nodes, each given a core.Env whose clock, transport and
 //     random streams are backed by the engine and the network model.
 //

@@ -95,6 +95,13 @@ type NetConfig struct {
 	// second. A nil slice or a 0 entry means unlimited; a non-nil slice must
 	// have one entry per node.
 	Up, Down []int64
+	// Private marks the nodes behind an inbound filter (see Filter): they
+	// receive only from endpoints they sent to within the binding timeout.
+	// A nil slice means none; a non-nil slice has one entry per node.
+	Private []bool
+	// Filter configures the private nodes' filters (zero fields: the
+	// defaults of DefaultFilterConfig).
+	Filter FilterConfig
 }
 
 // Validate reports whether c is usable for a network of the given number of
@@ -134,7 +141,10 @@ func (c NetConfig) Validate(nodes int) error {
 			}
 		}
 	}
-	return nil
+	if c.Private != nil && len(c.Private) != nodes {
+		return fmt.Errorf("%w: Private: %d entries, want one per node (%d) or nil", ErrNetConfig, len(c.Private), nodes)
+	}
+	return c.Filter.Validate()
 }
 
 // DropReason says why a packet was not delivered; DropNone (the empty
@@ -148,6 +158,7 @@ const (
 	DropPartition DropReason = "partition" // a partition separates sender and receiver
 	DropDown      DropReason = "down"      // the sender or the receiver is down
 	DropMTU       DropReason = "mtu"       // larger than NetConfig.MTU
+	DropFiltered  DropReason = "filtered"  // unsolicited: the private receiver's filter has no binding for the sender
 )
 
 // PartitionID names an active partition so that it can be healed. The zero
@@ -210,6 +221,10 @@ type Network struct {
 
 	parts    []netPartition // active, in creation order
 	lastPart PartitionID
+
+	// filters holds the private nodes' inbound filters (nil entries for
+	// public nodes); nil when no node is private.
+	filters []*Filter
 }
 
 // NewNetwork returns a network of nodes nodes (indices 0 to nodes-1), all
@@ -250,6 +265,19 @@ func NewNetwork(nodes int, cfg NetConfig, rng *rand.Rand) (*Network, error) {
 	if jk != jitterOff && !cfg.Reorder {
 		n.lastArrive = make(map[uint64]time.Duration)
 	}
+	for i, p := range cfg.Private {
+		if !p {
+			continue
+		}
+		if n.filters == nil {
+			n.filters = make([]*Filter, nodes)
+		}
+		f, err := NewFilter(cfg.Filter)
+		if err != nil {
+			return nil, err
+		}
+		n.filters[i] = f
+	}
 	return n, nil
 }
 
@@ -278,6 +306,8 @@ func (n *Network) BaseRTT(a, b int) time.Duration {
 //     is refused at the sender (DropMTU). Neither uses the uplink.
 //  2. the packet is queued FIFO on the sender's uplink: it departs at
 //     max(now, uplink idle) + size*8/up (rounded up to the nanosecond).
+//     A private sender's filter opens or refreshes its binding to the
+//     receiver then (Filter.Outbound), whatever happens to the packet next.
 //  3. it is lost on the way if the receiver is down (DropDown), a partition
 //     separates the two (DropPartition), or the loss draw says so
 //     (DropLoss). Such packets still used the sender's uplink, as real ones
@@ -301,6 +331,11 @@ func (n *Network) Uplink(now time.Duration, from, to int, size int) (arrive time
 		if rate := n.up[from]; rate > 0 {
 			depart = max(now, n.upFree[from]) + serialization(size, rate)
 			n.upFree[from] = depart
+		}
+	}
+	if n.filters != nil {
+		if f := n.filters[from]; f != nil {
+			f.Outbound(depart, nodeEndpoint(to))
 		}
 	}
 	if n.isDown[to] {
@@ -399,6 +434,46 @@ func serialization(size int, rate int64) time.Duration {
 		return math.MaxInt64
 	}
 	return time.Duration(q)
+}
+
+// Filtered reports whether node to's filter drops a packet from node from
+// arriving at now: to is private and holds no live binding for from. It
+// counts the packet in to's filter. Public receivers filter nothing.
+func (n *Network) Filtered(now time.Duration, from, to int) bool {
+	if n.filters == nil {
+		return false
+	}
+	f := n.filters[to]
+	return f != nil && !f.Inbound(now, nodeEndpoint(from))
+}
+
+// IsPrivate reports whether node i is behind a filter.
+func (n *Network) IsPrivate(i int) bool { return n.filters != nil && n.filters[i] != nil }
+
+// Filter returns node i's filter, or nil for a public node.
+func (n *Network) Filter(i int) *Filter {
+	if n.filters == nil {
+		return nil
+	}
+	return n.filters[i]
+}
+
+// FilterStats returns the number of private nodes and their filters'
+// counters added up (Peak is the largest of them).
+func (n *Network) FilterStats() (private int, total FilterStats) {
+	for _, f := range n.filters {
+		if f == nil {
+			continue
+		}
+		private++
+		s := f.Stats()
+		total.Opened += s.Opened
+		total.Passed += s.Passed
+		total.Dropped += s.Dropped
+		total.Evicted += s.Evicted
+		total.Peak = max(total.Peak, s.Peak)
+	}
+	return private, total
 }
 
 // SetDown marks node i down (crashed: it neither sends nor receives) or up

@@ -43,7 +43,7 @@ type World struct {
 // NetStats counts packets at the world level.
 type NetStats struct {
 	Sent, Delivered, Bytes uint64
-	// Dropped by reason: loss, partition, down, mtu, no-route.
+	// Dropped by reason: loss, partition, down, mtu, filtered, no-route.
 	Dropped map[DropReason]uint64
 }
 
@@ -101,11 +101,13 @@ func NewWorld(seed uint64, n int, cfg NetConfig, sink Sink) (*World, error) {
 // so consecutive nodes land in different /24 subnets, as peers on the
 // Internet do, and per-subnet diversity limits see realistic addresses.
 func Addr(i int) netip.AddrPort {
-	x := uint32((uint64(i)+1)*addrMul) & addrMask
 	var b [4]byte
-	binary.BigEndian.PutUint32(b[:], addrBase|x)
+	binary.BigEndian.PutUint32(b[:], addrBase|addrBits(i))
 	return netip.AddrPortFrom(netip.AddrFrom4(b), Port)
 }
+
+// addrBits returns the low 24 bits of node i's address.
+func addrBits(i int) uint32 { return uint32((uint64(i)+1)*addrMul) & addrMask }
 
 // addrMul is odd, so multiplication by it is invertible modulo 2^24;
 // addrInv is its inverse.
@@ -267,6 +269,8 @@ func (w *World) deliver(p *packet) {
 		w.drop(DropDown)
 	case w.net.Blocked(p.from, p.to):
 		w.drop(DropPartition)
+	case w.net.Filtered(w.eng.Now(), p.from, p.to):
+		w.drop(DropFiltered)
 	default:
 		sn := &w.nodes[p.to]
 		w.stats.Delivered++

@@ -254,6 +254,9 @@ func printSummary(w io.Writer, s *reports.Summary, out string) {
 	if c := s.Connections; c != nil {
 		fmt.Fprintln(w, c.Line())
 	}
+	if rl := s.Relay; rl != nil {
+		fmt.Fprintln(w, rl.Line())
+	}
 	fmt.Fprintf(w, "trace    %d events  sha256 %s\n", s.TraceEvents, s.TraceSHA256)
 	fmt.Fprintf(w, "output   %s\n", out)
 	fmt.Fprintf(w, "report   %s\n", filepath.Join(out, reports.ReportFile))
