@@ -10,7 +10,7 @@ import (
 )
 
 // DefaultScenario is the built-in scenario dchat-sim runs when given no file.
-const DefaultScenario = "gossip-1000"
+const DefaultScenario = "gossip-1000-dht"
 
 // builtinFS holds the example scenarios of this directory; each is a
 // built-in scenario named after its file (ping-1000.yaml is "ping-1000").

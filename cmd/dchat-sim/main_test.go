@@ -63,7 +63,7 @@ func TestRunDefaultNodesOverride(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(out, "scenario gossip-1000") || !strings.Contains(out, "nodes 120 ") {
+	if !strings.Contains(out, "scenario gossip-1000-dht") || !strings.Contains(out, "nodes 120 ") {
 		t.Fatalf("default scenario with override:\n%s", out)
 	}
 }
@@ -114,7 +114,7 @@ func TestPlotRedraws(t *testing.T) {
 
 func TestListAndVersion(t *testing.T) {
 	out, _, err := execute(t, "list")
-	if err != nil || !strings.Contains(out, "* gossip-1000") || !strings.Contains(out, "ping-50") {
+	if err != nil || !strings.Contains(out, "* gossip-1000-dht") || !strings.Contains(out, "ping-50") {
 		t.Fatalf("list: %v\n%s", err, out)
 	}
 	out, _, err = execute(t, "version")
