@@ -97,6 +97,7 @@ type Table struct {
 	buckets    []bucket
 	touchedAll time.Time
 	index      map[identity.PeerID]*entry
+	groups     map[netip.Prefix]int // peers per diversity group, when limits are on
 	size       int
 	version    uint64
 	scratch    []distEntry // Closest's working set
@@ -132,7 +133,8 @@ func (t *Table) replIn(i int) []*entry {
 func NewTable(self identity.PeerID, k, repl int, div Diversity) *Table {
 	return &Table{
 		self: self, selfKey: self.Key(), k: k, repl: repl, div: div,
-		index: make(map[identity.PeerID]*entry),
+		index:  make(map[identity.PeerID]*entry),
+		groups: make(map[netip.Prefix]int),
 	}
 }
 
@@ -209,26 +211,21 @@ func (t *Table) Admissible(key identity.Key, addr netip.AddrPort) bool {
 }
 
 // diverse reports whether one more peer of group g fits the limits of
-// bucket i and of the table. It counts by scanning the entries (about a
-// hundred) rather than keeping a map per table: it runs only for peers
-// about to be admitted, and the memory counts at 100,000 nodes.
+// bucket i and of the table.
 func (t *Table) diverse(i int, g netip.Prefix) bool {
 	if !t.div.Enabled {
 		return true
 	}
-	inTable, inBucket := 0, 0
-	for bi := range t.buckets {
-		for _, e := range t.buckets[bi].entries {
-			if t.group(e.Addr.Addr()) != g {
-				continue
-			}
-			inTable++
-			if bi == i {
-				inBucket++
-			}
+	if t.groups[g] >= t.div.PerTable {
+		return false
+	}
+	n := 0
+	for _, e := range t.entriesIn(i) {
+		if t.group(e.Addr.Addr()) == g {
+			n++
 		}
 	}
-	return inTable < t.div.PerTable && inBucket < t.div.PerBucket
+	return n < t.div.PerBucket
 }
 
 // Update records that peer p answered a request of ours at now, with the
@@ -282,6 +279,9 @@ func (t *Table) insert(e *entry) {
 		b.repl = slices.Delete(b.repl, j, j+1)
 	}
 	t.index[e.ID] = e
+	if t.div.Enabled {
+		t.groups[t.group(e.Addr.Addr())]++
+	}
 	t.size++
 	t.version++
 }
@@ -305,6 +305,12 @@ func (t *Table) remove(e *entry) {
 		b.deleteEntry(j)
 	}
 	delete(t.index, e.ID)
+	if t.div.Enabled {
+		g := t.group(e.Addr.Addr())
+		if t.groups[g]--; t.groups[g] <= 0 {
+			delete(t.groups, g)
+		}
+	}
 	t.size--
 	t.version++
 }
