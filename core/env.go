@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"time"
+
+	"github.com/dchat/network/core/identity"
 )
 
 // Timer is a pending callback set with Clock.AfterFunc.
@@ -63,6 +65,11 @@ type Env struct {
 	// Connectivity gives access to NAT traversal primitives. It may be nil
 	// where the node has none (e.g. a simulation without NATs).
 	Connectivity Connectivity
+	// Peers tells which peer the transport's session with an address proved
+	// to be (the real node's Noise sessions). It may be nil where the
+	// transport authenticates nothing (the simulator); then the peer IDs
+	// that messages claim stand on their own.
+	Peers PeerDirectory
 }
 
 // Validate reports whether e has what a node needs.
@@ -86,6 +93,12 @@ var Discard Observer = discard{}
 type discard struct{}
 
 func (discard) Observe(time.Time, Event) {}
+
+// PeerDirectory maps a remote address to the identity its transport
+// session authenticated.
+type PeerDirectory interface {
+	PeerID(addr netip.AddrPort) (identity.PeerID, bool)
+}
 
 // ObserverFunc adapts a function to the Observer interface.
 type ObserverFunc func(now time.Time, ev Event)

@@ -193,6 +193,22 @@ const (
 	ReasonOther       = "other"
 )
 
+// Claims reports whether a message from addr may claim to come from id:
+// always when the environment authenticates nothing (Env.Peers is nil),
+// otherwise only when the transport's session with addr proved id. A
+// component drops a message whose claim fails, with ReasonImpostor.
+func (n *Node) Claims(addr netip.AddrPort, id identity.PeerID) bool {
+	if n.env.Peers == nil {
+		return true
+	}
+	got, ok := n.env.Peers.PeerID(addr)
+	return ok && got == id
+}
+
+// ReasonImpostor is the drop reason for a message whose claimed sender is
+// not the peer the transport authenticated at its address.
+const ReasonImpostor = "impostor"
+
 // DropError is an error that carries its own drop reason.
 type DropError struct{ Reason string }
 

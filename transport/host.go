@@ -149,6 +149,7 @@ func newHost(cfg Config, keys *localKeys, entropy io.Reader, obs core.Observer, 
 		Rand:      rand.New(rand.NewChaCha8([32]byte(seeds[:32]))),
 		Entropy:   entropy,
 		Observer:  obs,
+		Peers:     h, // Noise-authenticated peer IDs by address
 	}
 	return h, nil
 }

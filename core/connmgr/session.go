@@ -187,6 +187,9 @@ func (m *Manager) handleConnect(now time.Time, from netip.AddrPort, body []byte)
 		return m.drop(DropBadPeer)
 	}
 	peer := identity.PeerIDFromPublicKey(msg.Sender[:])
+	if !m.node.Claims(from, peer) {
+		return m.drop(core.ReasonImpostor)
+	}
 	if peer == m.self {
 		m.reject(now, from, peer, msg.Nonce, wire.ConnReasonSelf)
 		return m.drop(DropSelf)
@@ -295,6 +298,9 @@ func (m *Manager) handleAccept(now time.Time, from netip.AddrPort, body []byte) 
 		return m.drop(DropBadPeer)
 	}
 	peer := identity.PeerIDFromPublicKey(msg.Sender[:])
+	if !m.node.Claims(from, peer) {
+		return m.drop(core.ReasonImpostor)
+	}
 	m.received(now, c, body)
 	switch {
 	case peer == m.self:

@@ -35,6 +35,9 @@ type Net struct {
 	Events  []Observed
 	// Drop, if set, decides whether a packet is lost.
 	Drop func(from, to netip.AddrPort, pkt []byte) bool
+	// Peers, if set before AddNode, is every node's Env.Peers: what an
+	// authenticating transport says each address proved to be.
+	Peers core.PeerDirectory
 }
 
 // Observed is an event seen by the harness, with the node that saw it.
@@ -82,6 +85,7 @@ func (n *Net) AddNode(i int, cfg core.Config) *core.Node {
 		Observer: core.ObserverFunc(func(now time.Time, ev core.Event) {
 			n.Events = append(n.Events, Observed{Time: now, Node: addr, Ev: ev})
 		}),
+		Peers: n.Peers,
 	}
 	node, err := core.NewNode(id, env, cfg)
 	if err != nil {

@@ -290,6 +290,9 @@ func (d *DHT) requester(from netip.AddrPort, h *wire.DHTHeader) (identity.PeerID
 	if id.IsZero() || id == d.self || !validAddr(from) {
 		return identity.PeerID{}, core.Dropped(ReasonInvalidPeer)
 	}
+	if !d.node.Claims(from, id) {
+		return identity.PeerID{}, core.Dropped(core.ReasonImpostor)
+	}
 	d.stats.Served++
 	return id, nil
 }

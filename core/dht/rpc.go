@@ -110,6 +110,10 @@ func (d *DHT) take(now time.Time, from netip.AddrPort, h *wire.DHTHeader, kind w
 		d.failed(now, r)
 		return nil, identity.PeerID{}, core.Dropped(ReasonInvalidPeer)
 	}
+	if !d.node.Claims(from, id) {
+		d.failed(now, r)
+		return nil, identity.PeerID{}, core.Dropped(core.ReasonImpostor)
+	}
 	return r, id, nil
 }
 
