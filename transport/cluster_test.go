@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
+	"os"
 	"slices"
 	"sync"
 	"testing"
@@ -16,6 +17,7 @@ import (
 	"github.com/dchat/network/core/gossip"
 	"github.com/dchat/network/core/health"
 	"github.com/dchat/network/core/identity"
+	"github.com/dchat/network/reports"
 	"github.com/dchat/network/transport"
 )
 
@@ -388,6 +390,9 @@ func TestCluster20(t *testing.T) {
 	})
 
 	c.mu.Lock()
+	if dir := os.Getenv("DCHAT_REAL_DIR"); dir != "" {
+		writeRealRun(t, dir, n, c.published, c.delivered)
+	}
 	var lat []time.Duration
 	deliveries := 0
 	for id, at := range c.published {
@@ -465,4 +470,57 @@ func q(sorted []time.Duration, p float64) time.Duration {
 	}
 	i := int(p*float64(len(sorted))+0.5) - 1
 	return sorted[min(max(i, 0), len(sorted)-1)].Round(time.Microsecond)
+}
+
+// writeRealRun writes the measured gossip of TestCluster20 as a run folder
+// that `dchat-sim compare` reads beside a simulated one (see the
+// loopback-20 scenario): summary.json with the gossip section, the
+// propagation curve and the first-delivery latencies, in the simulator's
+// formats. Set DCHAT_REAL_DIR to get it.
+func writeRealRun(t *testing.T, dir string, n int, published map[gossip.ID]time.Time, delivered map[gossip.ID]map[int]time.Time) {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ids := make([]gossip.ID, 0, len(published))
+	for id := range published {
+		ids = append(ids, id)
+	}
+	slices.SortFunc(ids, func(a, b gossip.ID) int { return published[a].Compare(published[b]) })
+	var spreads []reports.MessageSpread
+	var first []float64
+	deliveries := 0
+	for _, id := range ids {
+		s := reports.MessageSpread{Live: n}
+		for _, at := range delivered[id] {
+			ms := max(0, float64(at.Sub(published[id]))/1e6)
+			s.LatenciesMs = append(s.LatenciesMs, ms)
+			deliveries++
+			if ms > 0 {
+				first = append(first, ms)
+			}
+		}
+		slices.Sort(s.LatenciesMs)
+		spreads = append(spreads, s)
+	}
+	slices.Sort(first)
+	curve := reports.PropagationCurve(spreads, 1, 0)
+	sum := &reports.Summary{
+		Scenario: "loopback-20 (real: transport/TestCluster20)",
+		Nodes:    n,
+		Gossip: &reports.GossipSection{
+			Messages: len(ids), LiveNodes: n, Deliveries: uint64(deliveries),
+			DeliveryRatio:   reports.Round3(float64(deliveries) / float64(len(ids)*n)),
+			FirstDeliveryMs: reports.Summarize(first),
+		},
+	}
+	for _, err := range []error{
+		reports.WriteCurveCSV(dir, "gossip_propagation.csv", curve),
+		reports.WriteLatenciesCSV(dir, "gossip_latency.csv", first),
+		sum.WriteFile(dir),
+	} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
 }
