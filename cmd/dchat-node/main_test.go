@@ -334,7 +334,8 @@ func TestThreeNodes(t *testing.T) {
 	})
 	metrics := adminGet(t, admin(1), "/metrics", nil)
 	for _, m := range []string{"dchat_gossip_deliveries_total 1", "dchat_transport_packets_in_total", "dchat_gossip_published_total 1",
-		`dchat_transport_drops_total{reason=`, `dchat_dht_lookups_total{`} {
+		`dchat_transport_drops_total{reason=`, `dchat_dht_lookups_total{`,
+		`dchat_messages_total{dir="out",kind="gossip"}`, `dchat_messages_total{dir="in",kind="conn-pong"}`, `dchat_messages_total{dir="out",kind="conn-ping"}`} {
 		if !strings.Contains(metrics, m) {
 			t.Errorf("/metrics lacks %q", m)
 		}

@@ -22,6 +22,7 @@ import (
 	"github.com/dchat/network/core/gossip"
 	"github.com/dchat/network/core/health"
 	"github.com/dchat/network/core/identity"
+	"github.com/dchat/network/core/wire"
 	"github.com/dchat/network/transport"
 )
 
@@ -60,6 +61,7 @@ type metrics struct {
 	latency    prometheus.Histogram
 	lookups    *prometheus.CounterVec
 	published  prometheus.Counter
+	messages   *prometheus.CounterVec
 }
 
 // deliveredMessage is one line of /messages.
@@ -132,7 +134,14 @@ func (n *Node) assemble(h *transport.Host) error {
 	if err != nil {
 		return err
 	}
-	node.SetTrafficHook(m.Traffic)
+	node.SetTrafficHook(func(now time.Time, peer netip.AddrPort, kind wire.Kind, size int, out bool) {
+		m.Traffic(now, peer, kind, size, out)
+		dir := "in"
+		if out {
+			dir = "out"
+		}
+		n.m.messages.WithLabelValues(kind.String(), dir).Inc()
+	})
 	dc := dht.FromCore(cfg)
 	// Loopback nodes all share 127.0.0.0/24: the per-prefix limits would
 	// keep them out of each other's tables.
@@ -333,8 +342,11 @@ func (n *Node) initMetrics() {
 		published: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "dchat_gossip_published_total", Help: "Gossip messages published through the admin endpoint.",
 		}),
+		messages: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "dchat_messages_total", Help: "Protocol messages received (decoded) and sent, by kind and direction.",
+		}, []string{"kind", "dir"}),
 	}
-	n.reg.MustRegister(n.m.coreDrops, n.m.deliveries, n.m.latency, n.m.lookups, n.m.published,
+	n.reg.MustRegister(n.m.coreDrops, n.m.deliveries, n.m.latency, n.m.lookups, n.m.published, n.m.messages,
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 }
 
