@@ -120,11 +120,11 @@ func TestConfigExample(t *testing.T) {
 
 func TestKeygenID(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "data")
-	code, out, stderr := runMain(t, "id", "--data-dir", dir)
+	code, _, stderr := runMain(t, "id", "--data-dir", dir)
 	if code != 1 {
 		t.Fatalf("id without a key: exit %d (%s)", code, stderr)
 	}
-	code, out, stderr = runMain(t, "keygen", "--data-dir", dir)
+	code, out, stderr := runMain(t, "keygen", "--data-dir", dir)
 	if code != 0 {
 		t.Fatalf("keygen: exit %d: %s", code, stderr)
 	}
@@ -145,8 +145,8 @@ func TestKeygenID(t *testing.T) {
 	if code, _, stderr = runMain(t, "keygen", "--data-dir", dir); code != 1 || !strings.Contains(stderr, "exists") {
 		t.Errorf("second keygen: exit %d, %q", code, stderr)
 	}
-	if code, out, _ = runMain(t, "id", "--data-dir", dir); strings.TrimSpace(out) != id.String() {
-		t.Errorf("key replaced: %q", out)
+	if code, out, _ = runMain(t, "id", "--data-dir", dir); code != 0 || strings.TrimSpace(out) != id.String() {
+		t.Errorf("key replaced: exit %d, %q", code, out)
 	}
 	entries, _ := os.ReadDir(dir)
 	if len(entries) != 1 {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/dchat/network/core"
@@ -347,7 +348,7 @@ func (n *Node) initMetrics() {
 		}, []string{"kind", "dir"}),
 	}
 	n.reg.MustRegister(n.m.coreDrops, n.m.deliveries, n.m.latency, n.m.lookups, n.m.published, n.m.messages,
-		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 }
 
 // registerTransport exports the host's counters.
