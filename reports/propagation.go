@@ -307,3 +307,36 @@ func (c Curve) check() error {
 
 // errEmptyCurve is returned for a curve with no points.
 var errEmptyCurve = fmt.Errorf("empty curve (no messages or no grid points): %w", ErrNoData)
+
+// CurveStep returns a grid step (ms) for a propagation curve whose slowest
+// message took maxMs: 5 ms, the default, unless that would put the whole
+// curve in a few dozen points, then the smallest of 1, 2 and 5 times a
+// power of ten (at least 0.001 ms, the CSV's resolution) giving at most
+// 200 steps. Loopback-like scenarios spread in well under a millisecond.
+func CurveStep(maxMs float64) float64 {
+	const def, steps = 5.0, 200
+	if !(maxMs > 0) || maxMs/def >= steps/4 || math.IsInf(maxMs, 0) {
+		return def
+	}
+	for e := -3; e <= 0; e++ {
+		for _, m := range []float64{1, 2, 5} {
+			if st := m * math.Pow10(e); maxMs/st <= steps {
+				return st
+			}
+		}
+	}
+	return def
+}
+
+// MaxLatency returns the largest finite latency of the spreads, in ms.
+func MaxLatency(msgs []MessageSpread) float64 {
+	m := 0.0
+	for _, s := range msgs {
+		for _, x := range s.LatenciesMs {
+			if !math.IsInf(x, 0) && !math.IsNaN(x) {
+				m = max(m, x)
+			}
+		}
+	}
+	return m
+}

@@ -191,3 +191,13 @@ func curvesEqual(a, b Curve) bool {
 	return a.Messages == b.Messages && slices.Equal(a.TimeMs, b.TimeMs) &&
 		slices.Equal(a.P5, b.P5) && slices.Equal(a.P50, b.P50) && slices.Equal(a.P95, b.P95)
 }
+
+func TestCurveStep(t *testing.T) {
+	for _, c := range []struct{ max, want float64 }{
+		{0, 5}, {3000, 5}, {250, 5}, {200, 1}, {100, 0.5}, {30, 0.2}, {0.2, 0.001}, {0.5, 0.005}, {0.0001, 0.001},
+	} {
+		if got := CurveStep(c.max); got != c.want {
+			t.Errorf("CurveStep(%g) = %g, want %g", c.max, got, c.want)
+		}
+	}
+}

@@ -257,7 +257,7 @@ func (r *runner) writeGossipOutputs(dir string) error {
 		return nil
 	}
 	spreads, _ := r.spreads()
-	curve := reports.PropagationCurve(spreads, 5, 0)
+	curve := reports.PropagationCurve(spreads, reports.CurveStep(reports.MaxLatency(spreads)), 0)
 	var lat []float64
 	for _, s := range spreads {
 		for _, l := range s.LatenciesMs {

@@ -3,6 +3,7 @@ package transport_test
 import (
 	"context"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"net/netip"
 	"os"
@@ -476,7 +477,8 @@ func q(sorted []time.Duration, p float64) time.Duration {
 // that `dchat-sim compare` reads beside a simulated one (see the
 // loopback-20 scenario): summary.json with the gossip section, the
 // propagation curve and the first-delivery latencies, in the simulator's
-// formats. Set DCHAT_REAL_DIR to get it.
+// formats. Set DCHAT_REAL_DIR to get it. Only delivery, first-delivery and
+// reach figures are measured; the section's other fields stay zero.
 func writeRealRun(t *testing.T, dir string, n int, published map[gossip.ID]time.Time, delivered map[gossip.ID]map[int]time.Time) {
 	t.Helper()
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -488,7 +490,7 @@ func writeRealRun(t *testing.T, dir string, n int, published map[gossip.ID]time.
 	}
 	slices.SortFunc(ids, func(a, b gossip.ID) int { return published[a].Compare(published[b]) })
 	var spreads []reports.MessageSpread
-	var first []float64
+	var first, reach90, reach99, reach100 []float64
 	deliveries := 0
 	for _, id := range ids {
 		s := reports.MessageSpread{Live: n}
@@ -502,9 +504,14 @@ func writeRealRun(t *testing.T, dir string, n int, published map[gossip.ID]time.
 		}
 		slices.Sort(s.LatenciesMs)
 		spreads = append(spreads, s)
+		// Time until that share of the n nodes had the message (all did).
+		at := func(share float64) float64 { return s.LatenciesMs[int(math.Ceil(share*float64(n)))-1] }
+		if len(s.LatenciesMs) == n {
+			reach90, reach99, reach100 = append(reach90, at(0.9)), append(reach99, at(0.99)), append(reach100, at(1))
+		}
 	}
 	slices.Sort(first)
-	curve := reports.PropagationCurve(spreads, 1, 0)
+	curve := reports.PropagationCurve(spreads, reports.CurveStep(reports.MaxLatency(spreads)), 0)
 	sum := &reports.Summary{
 		Scenario: "loopback-20 (real: transport/TestCluster20)",
 		Nodes:    n,
@@ -512,6 +519,9 @@ func writeRealRun(t *testing.T, dir string, n int, published map[gossip.ID]time.
 			Messages: len(ids), LiveNodes: n, Deliveries: uint64(deliveries),
 			DeliveryRatio:   reports.Round3(float64(deliveries) / float64(len(ids)*n)),
 			FirstDeliveryMs: reports.Summarize(first),
+			Reach90Ms:       reports.Summarize(reach90),
+			Reach99Ms:       reports.Summarize(reach99),
+			Reach100Ms:      reports.Summarize(reach100),
 		},
 	}
 	for _, err := range []error{
