@@ -19,6 +19,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/dchat/network/core/identity"
 	"github.com/spf13/cobra"
 )
 
@@ -213,40 +214,27 @@ func runCmd(stderr io.Writer) *cobra.Command {
 }
 
 func keygenCmd(stdout io.Writer) *cobra.Command {
-	var o overrides
-	c := &cobra.Command{
-		Use:   "keygen",
-		Short: "Create the identity key in the data directory and print its peer ID",
-		Args:  cobra.NoArgs,
-		RunE: func(c *cobra.Command, _ []string) error {
-			cfg, err := o.load(c)
-			if err != nil {
-				return err
-			}
-			id, err := createIdentity(cfg.Node.DataDir)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintln(stdout, id.ID())
-			return nil
-		},
-	}
-	o.addConfigFlags(c)
-	return c
+	return identityCmd(stdout, "keygen", "Create the identity key in the data directory and print its peer ID", createIdentity)
 }
 
 func idCmd(stdout io.Writer) *cobra.Command {
+	return identityCmd(stdout, "id", "Print the peer ID of the data directory's identity key", loadIdentity)
+}
+
+// identityCmd is a command that gets the data directory's identity with
+// get (creating or loading it) and prints its peer ID.
+func identityCmd(stdout io.Writer, use, short string, get func(dir string) (*identity.Identity, error)) *cobra.Command {
 	var o overrides
 	c := &cobra.Command{
-		Use:   "id",
-		Short: "Print the peer ID of the data directory's identity key",
+		Use:   use,
+		Short: short,
 		Args:  cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			cfg, err := o.load(c)
 			if err != nil {
 				return err
 			}
-			id, err := loadIdentity(cfg.Node.DataDir)
+			id, err := get(cfg.Node.DataDir)
 			if err != nil {
 				return err
 			}
