@@ -1,7 +1,6 @@
 package sweep
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -215,39 +214,19 @@ func compareMetricFigures(a, b *Aggregation) ([]reports.Figure, error) {
 				if combo != "" {
 					label += ", " + combo
 				}
-				s := reports.SweepSeries{Label: label, Mean: make([]float64, len(xs)), CI95: make([]float64, len(xs))}
-				for xi, x := range xs {
-					s.Mean[xi], s.CI95[xi] = math.NaN(), math.NaN()
-					gi, ok := at[[2]int{slices.Index(ax, x), ci}]
-					if !ok {
-						continue
-					}
-					if st, ok := agg.Groups[gi].Stats[km.Name]; ok {
-						s.Mean[xi] = st.Mean
-						if st.N > 1 {
-							s.CI95[xi] = st.CI95
-						}
-					}
-				}
-				series = append(series, s)
+				series = append(series, agg.series(km.Name, label, len(xs), func(xi int) (int, bool) {
+					gi, ok := at[[2]int{slices.Index(ax, xs[xi]), ci}]
+					return gi, ok
+				}))
 			}
 		}
-		yLabel := km.Title
-		if km.Unit != "" {
-			yLabel += " (" + km.Unit + ")"
-		}
-		ch, err := reports.SweepChart(xs, series, km.Title, a.Params[0], yLabel)
-		if errors.Is(err, reports.ErrNoData) {
-			continue
-		}
+		f, ok, err := metricFigure(km, xs, series, a.Params[0], " in A and B against "+a.Params[0]+".")
 		if err != nil {
-			return nil, fmt.Errorf("compare: %s: %w", km.Name, err)
+			return nil, fmt.Errorf("compare: %w", err)
 		}
-		f, err := reports.NewFigure(strings.ReplaceAll(km.Name, ".", "_"), km.Title+" ("+km.Name+") in A and B against "+a.Params[0]+".", ch)
-		if err != nil {
-			return nil, err
+		if ok {
+			figs = append(figs, f)
 		}
-		figs = append(figs, f)
 	}
 	return figs, nil
 }

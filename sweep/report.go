@@ -206,40 +206,59 @@ func (agg *Aggregation) metricFigures() ([]reports.Figure, error) {
 		}
 		series := make([]reports.SweepSeries, len(combos))
 		for ci, combo := range combos {
-			s := reports.SweepSeries{Label: combo, Mean: make([]float64, len(xs)), CI95: make([]float64, len(xs))}
-			for xi := range xs {
-				s.Mean[xi], s.CI95[xi] = math.NaN(), math.NaN()
+			series[ci] = agg.series(km.Name, combo, len(xs), func(xi int) (int, bool) {
 				gi, ok := at[[2]int{xi, ci}]
-				if !ok {
-					continue
-				}
-				if st, ok := agg.Groups[gi].Stats[km.Name]; ok {
-					s.Mean[xi] = st.Mean
-					if st.N > 1 {
-						s.CI95[xi] = st.CI95
-					}
-				}
-			}
-			series[ci] = s
+				return gi, ok
+			})
 		}
-		yLabel := km.Title
-		if km.Unit != "" {
-			yLabel += " (" + km.Unit + ")"
-		}
-		ch, err := reports.SweepChart(xs, series, km.Title, agg.Params[0], yLabel)
-		if errors.Is(err, reports.ErrNoData) {
-			continue
-		}
+		f, ok, err := metricFigure(km, xs, series, agg.Params[0], " against "+agg.Params[0]+".")
 		if err != nil {
-			return nil, fmt.Errorf("sweep report: %s: %w", km.Name, err)
+			return nil, fmt.Errorf("sweep report: %w", err)
 		}
-		f, err := reports.NewFigure(strings.ReplaceAll(km.Name, ".", "_"), km.Title+" ("+km.Name+") against "+agg.Params[0]+".", ch)
-		if err != nil {
-			return nil, err
+		if ok {
+			figs = append(figs, f)
 		}
-		figs = append(figs, f)
 	}
 	return figs, nil
+}
+
+// series is one line of a metric-against-parameter plot: at each of n x
+// positions, the mean and 95% CI of metric in the group group(x) names
+// (NaN where there is none, and no CI from a single run).
+func (agg *Aggregation) series(metric, label string, n int, group func(xi int) (int, bool)) reports.SweepSeries {
+	s := reports.SweepSeries{Label: label, Mean: make([]float64, n), CI95: make([]float64, n)}
+	for xi := range n {
+		s.Mean[xi], s.CI95[xi] = math.NaN(), math.NaN()
+		gi, ok := group(xi)
+		if !ok {
+			continue
+		}
+		if st, ok := agg.Groups[gi].Stats[metric]; ok {
+			s.Mean[xi] = st.Mean
+			if st.N > 1 {
+				s.CI95[xi] = st.CI95
+			}
+		}
+	}
+	return s
+}
+
+// metricFigure draws km against the parameter param; ok is false when no
+// series has a value. caption follows the metric's names.
+func metricFigure(km KeyMetric, xs []string, series []reports.SweepSeries, param, caption string) (f reports.Figure, ok bool, err error) {
+	yLabel := km.Title
+	if km.Unit != "" {
+		yLabel += " (" + km.Unit + ")"
+	}
+	ch, err := reports.SweepChart(xs, series, km.Title, param, yLabel)
+	if errors.Is(err, reports.ErrNoData) {
+		return reports.Figure{}, false, nil
+	}
+	if err != nil {
+		return reports.Figure{}, false, fmt.Errorf("%s: %w", km.Name, err)
+	}
+	f, err = reports.NewFigure(strings.ReplaceAll(km.Name, ".", "_"), km.Title+" ("+km.Name+")"+caption, ch)
+	return f, err == nil, err
 }
 
 // grid places the groups on a grid: the values of the first parameter (in
