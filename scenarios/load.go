@@ -117,6 +117,8 @@ type decoder struct {
 	hasBootstrap bool       // nodes.bootstrap is non-empty
 	seed         uint64     // seed, once decoded (default 1)
 	relays       int        // the number of relays, once nodes.relays is resolved
+	nat          bool       // nodes.nat is given
+	bootstrap    NodeSet    // nodes.bootstrap
 	private      int        // the number of private nodes, likewise
 	maxHops      int        // protocol.max_relay_hops, once decoded
 }
@@ -638,9 +640,6 @@ func (d *decoder) nodes(n *yaml.Node, out *Nodes) error {
 	if err != nil {
 		return err
 	}
-	if m.val("nat") != nil {
-		return d.unsupported(m.key("nat"), "nodes.nat", "NAT models are not supported yet")
-	}
 	c := m.val("count")
 	if c == nil {
 		return d.errAt(m.at(), "nodes.count", "missing required field (the number of nodes, e.g. count: 1000)")
@@ -736,6 +735,7 @@ func (d *decoder) nodes(n *yaml.Node, out *Nodes) error {
 			return err
 		}
 		d.hasBootstrap = !out.Bootstrap.Empty()
+		d.bootstrap = out.Bootstrap
 	}
 	if j := m.val("join_over"); j != nil {
 		if err := d.unit(j, "nodes.join_over", &out.JoinOver); err != nil {
@@ -748,7 +748,113 @@ func (d *decoder) nodes(n *yaml.Node, out *Nodes) error {
 			return d.errAt(j, "nodes.join_over", "must be shorter than the run %s", d.endNote())
 		}
 	}
-	return d.roles(m, out)
+	if err := d.roles(m, out); err != nil {
+		return err
+	}
+	return d.natShares(m, out)
+}
+
+// natShares decodes nodes.nat: {TYPE: SHARE, ...} over NATTypes, summing
+// to 100%. The NAT model replaces the filter-only private nodes and does
+// not mix with relays yet.
+func (d *decoder) natShares(m *mapping, out *Nodes) error {
+	n := m.val("nat")
+	if n == nil {
+		return nil
+	}
+	nm, err := d.mapping(n, "nodes.nat", NATTypes)
+	if err != nil {
+		return err
+	}
+	if len(nm.keys) == 0 {
+		return d.errAt(n, "nodes.nat", "empty; give type: share pairs, e.g. {none: 40%%, port-restricted: 40%%, symmetric: 20%%}")
+	}
+	switch {
+	case !out.Private.Empty():
+		return d.errAt(m.key("nat"), "nodes.nat", "nodes.private is the filter-only model; with nodes.nat, give the private nodes a NAT type instead")
+	case !out.Relays.Empty():
+		return d.errAt(m.key("nat"), "nodes.nat", "relays (nodes.relays) do not run behind the NAT model yet; NATed nodes reach each other by TURN (network.nat.turn)")
+	case !d.hasBootstrap:
+		return d.errAt(m.key("nat"), "nodes.nat", "NAT traversal needs rendezvous nodes: add nodes.bootstrap")
+	}
+	sum := 0.0
+	for _, t := range NATTypes {
+		i, ok := nm.idx[t]
+		if !ok {
+			continue
+		}
+		var f Fraction
+		if err := d.unit(nm.node.Content[i+1], "nodes.nat."+t, &f); err != nil {
+			return err
+		}
+		out.NAT = append(out.NAT, NATShare{Type: t, Share: f})
+		sum += float64(f)
+	}
+	if err := d.checkSum(n, "nodes.nat", sum); err != nil {
+		return err
+	}
+	d.nat = true
+	return nil
+}
+
+// natSpec decodes network.nat: {binding_timeout, upnp, stun, turn}. It is
+// filled with its defaults when nodes.nat is given, and may be given only
+// then.
+func (d *decoder) natSpec(m *mapping, out *NATSpec) error {
+	n := m.val("nat")
+	if n == nil && !d.nat {
+		return nil
+	}
+	if !d.nat {
+		return d.errAt(m.key("nat"), "network.nat", "the NAT model's servers need NATed nodes: add nodes.nat (e.g. nat: {none: 50%%, symmetric: 50%%})")
+	}
+	*out = NATSpec{BindingTimeout: Duration(2 * time.Minute), STUN: d.bootstrap}
+	var at *yaml.Node = m.at()
+	if n != nil {
+		at = n
+		nm, err := d.mapping(n, "network.nat", []string{"binding_timeout", "upnp", "stun", "turn"})
+		if err != nil {
+			return err
+		}
+		if v := nm.val("binding_timeout"); v != nil {
+			if err := d.unit(v, "network.nat.binding_timeout", &out.BindingTimeout); err != nil {
+				return err
+			}
+			if out.BindingTimeout <= 0 || out.BindingTimeout > Duration(24*time.Hour) {
+				return d.errAt(v, "network.nat.binding_timeout", "must be positive and at most 24h, got %v", out.BindingTimeout)
+			}
+		}
+		if v := nm.val("upnp"); v != nil {
+			if err := d.unit(v, "network.nat.upnp", &out.UPnP); err != nil {
+				return err
+			}
+		}
+		for _, f := range []struct {
+			key string
+			dst *NodeSet
+		}{{"stun", &out.STUN}, {"turn", &out.TURN}} {
+			if v := nm.val(f.key); v != nil {
+				if *f.dst, err = d.nodeSet(v, "network.nat."+f.key); err != nil {
+					return err
+				}
+			}
+		}
+		if out.STUN.Empty() {
+			at := nm.val("stun")
+			if at == nil {
+				at = n
+			}
+			return d.errAt(at, "network.nat.stun", "no STUN server: name the public nodes that answer STUN (default: nodes.bootstrap)")
+		}
+	}
+	servers, err := natServers(d.count, d.bootstrap, *out)
+	if err != nil {
+		return d.errAt(at, "network.nat", "%v", err)
+	}
+	if len(servers) >= d.count {
+		return d.errAt(at, "network.nat", "every node is a bootstrap, STUN or TURN server; no client is left to put behind a NAT%s", d.countNote())
+	}
+	return nil
 }
 
 // nodeChoice decodes nodes.relays or nodes.private: a single percentage
@@ -815,11 +921,14 @@ func (d *decoder) roles(m *mapping, out *Nodes) error {
 const maxDelay = Duration(time.Hour)
 
 func (d *decoder) network(n *yaml.Node, out *Network) error {
-	m, err := d.mapping(n, "network", []string{"latency", "jitter", "loss", "mtu", "reorder", "filter"})
+	m, err := d.mapping(n, "network", []string{"latency", "jitter", "loss", "mtu", "reorder", "filter", "nat"})
 	if err != nil {
 		return err
 	}
 	if err := d.filter(m, &out.Filter); err != nil {
+		return err
+	}
+	if err := d.natSpec(m, &out.NAT); err != nil {
 		return err
 	}
 
@@ -1211,7 +1320,7 @@ func (d *decoder) workloads(n *yaml.Node) ([]Workload, error) {
 	var out []Workload
 	for i, item := range items {
 		path := fmt.Sprintf("workload[%d]", i)
-		m, err := d.mapping(item, path, []string{"at", "every", "count", "ping", "publish", "lookups", "relay"})
+		m, err := d.mapping(item, path, []string{"at", "every", "count", "ping", "publish", "lookups", "relay", "connect"})
 		if err != nil {
 			return nil, err
 		}
@@ -1233,9 +1342,19 @@ func (d *decoder) workloads(n *yaml.Node) ([]Workload, error) {
 		_, hasPublish := m.idx["publish"]
 		_, hasLookups := m.idx["lookups"]
 		_, hasRelay := m.idx["relay"]
+		_, hasConnect := m.idx["connect"]
 		switch {
-		case boolCount(hasPing, hasPublish, hasLookups, hasRelay) > 1:
-			return nil, d.errAt(item, path, "one kind of work per entry: ping, publish, lookups or relay")
+		case boolCount(hasPing, hasPublish, hasLookups, hasRelay, hasConnect) > 1:
+			return nil, d.errAt(item, path, "one kind of work per entry: ping, publish, lookups, relay or connect")
+		case hasConnect:
+			if !d.nat {
+				return nil, d.errAt(m.key("connect"), join(path, "connect"), "connect runs NAT traversal, which needs nodes.nat")
+			}
+			if w.Connect, err = d.connect(m.val("connect"), join(path, "connect")); err != nil {
+				return nil, err
+			}
+			out = append(out, w)
+			continue
 		case hasRelay:
 			if w.Relay, err = d.relayWork(m, path, w); err != nil {
 				return nil, err
@@ -1258,7 +1377,7 @@ func (d *decoder) workloads(n *yaml.Node) ([]Workload, error) {
 			out = append(out, w)
 			continue
 		case !hasPing:
-			return nil, d.errAt(item, path, "missing the kind of work: add ping: {...}, publish: {...}, lookups: {...} or relay: {...}")
+			return nil, d.errAt(item, path, "missing the kind of work: add ping: {...}, publish: {...}, lookups: {...}, relay: {...} or connect: {...}")
 		}
 		pn := m.val("ping")
 		pm, err := d.mapping(pn, join(path, "ping"), []string{"from", "target"})
@@ -1599,6 +1718,43 @@ func (d *decoder) lookups(n *yaml.Node, path string) (*LookupWork, error) {
 		return nil, err
 	}
 	return l, nil
+}
+
+// connect decodes a connect workload: {count: N, from: NODESET, to:
+// NODESET, over: DURATION}.
+func (d *decoder) connect(n *yaml.Node, path string) (*ConnectWork, error) {
+	m, err := d.mapping(n, path, []string{"count", "from", "to", "over"})
+	if err != nil {
+		return nil, err
+	}
+	c := &ConnectWork{Count: 1}
+	if v := m.val("count"); v != nil {
+		x, err := d.integer(v, join(path, "count"))
+		if err != nil {
+			return nil, err
+		}
+		if x < 1 || x > 10_000_000 {
+			return nil, d.errAt(v, join(path, "count"), "must be from 1 to 10000000, got %d", x)
+		}
+		c.Count = int(x)
+	}
+	for _, f := range []struct {
+		key string
+		dst *NodeSet
+	}{{"from", &c.From}, {"to", &c.To}} {
+		if v := m.val(f.key); v != nil {
+			if *f.dst, err = d.nodeSet(v, join(path, f.key)); err != nil {
+				return nil, err
+			}
+			if f.dst.Empty() {
+				return nil, d.errAt(v, join(path, f.key), "empty node set (omit %s for the clients)", f.key)
+			}
+		}
+	}
+	if c.Over, err = d.optDuration(m, "over"); err != nil {
+		return nil, err
+	}
+	return c, nil
 }
 
 // relayWork decodes a relay workload: {count: N, from: NODESET, to:

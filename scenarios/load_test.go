@@ -275,8 +275,22 @@ func TestParseErrors(t *testing.T) {
 		// Not supported yet.
 		{"adversaries", base + "adversaries:\n  - role: black-hole\n    share: 5%\n", "7:1",
 			[]string{"adversaries: Byzantine roles are not supported yet"}, true},
-		{"nat", "name: t\nduration: 10s\nnodes:\n  count: 10\n  nat: {none: 100%}\n", "5:3",
-			[]string{"nodes.nat: NAT models are not supported yet"}, true},
+		{"nat without bootstrap", "name: t\nduration: 10s\nnodes:\n  count: 10\n  nat: {none: 100%}\n", "5:3",
+			[]string{"nodes.nat: NAT traversal needs rendezvous nodes: add nodes.bootstrap"}, false},
+		{"nat unknown type", "name: t\nduration: 10s\nnodes:\n  count: 10\n  bootstrap: [0]\n  nat: {none: 50%, symetric: 50%}\n", "6:20",
+			[]string{`nodes.nat: unknown key "symetric" (did you mean "symmetric"?)`}, false},
+		{"nat shares", "name: t\nduration: 10s\nnodes:\n  count: 10\n  bootstrap: [0]\n  nat: {none: 50%, symmetric: 40%}\n", "6:8",
+			[]string{"nodes.nat: shares sum to 90%, want 100%"}, false},
+		{"nat with private", "name: t\nduration: 10s\nnodes:\n  count: 10\n  bootstrap: [0]\n  private: 20%\n  nat: {none: 100%}\n", "7:3",
+			[]string{"nodes.nat: nodes.private is the filter-only model"}, false},
+		{"network.nat without nodes.nat", base + "  nat: {upnp: 10%}\n", "7:3",
+			[]string{"network.nat: the NAT model's servers need NATed nodes: add nodes.nat"}, false},
+		{"nat all servers", "name: t\nduration: 10s\nnodes:\n  count: 2\n  bootstrap: [0]\n  nat: {symmetric: 100%}\nnetwork:\n  latency: {model: constant, value: 10ms}\n  nat: {turn: [1]}\n", "9:8",
+			[]string{"network.nat: every node is a bootstrap, STUN or TURN server"}, false},
+		{"nat stun empty", "name: t\nduration: 10s\nnodes:\n  count: 4\n  bootstrap: [0]\n  nat: {symmetric: 100%}\nnetwork:\n  latency: {model: constant, value: 10ms}\n  nat: {stun: []}\n", "9:15",
+			[]string{"network.nat.stun: no STUN server"}, false},
+		{"connect without nat", base + "workload:\n  - connect: {count: 10}\n", "8:5",
+			[]string{"workload[0].connect: connect runs NAT traversal, which needs nodes.nat"}, false},
 		{"publish and ping", base + "workload:\n  - at: 1s\n    ping: {}\n    publish: {from: random, size: 512B}\n", "8:5",
 			[]string{"workload[0]: one kind of work per entry"}, false},
 		{"publish size", base + "workload:\n  - publish: {size: 100kB}\n", "8:21",
@@ -811,7 +825,7 @@ func TestRelayParseErrors(t *testing.T) {
 		{"relay to out of range", relayBase + "workload:\n  - relay: {to: [30]}\n", "11:18",
 			[]string{"workload[0].relay.to: node 30 out of range"}},
 		{"relay and ping", relayBase + "workload:\n  - ping: {}\n    relay: {}\n", "11:5",
-			[]string{"workload[0]: one kind of work per entry: ping, publish, lookups or relay"}},
+			[]string{"workload[0]: one kind of work per entry: ping, publish, lookups, relay or connect"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -119,3 +119,119 @@ func drawShare(seed uint64, count int, share Fraction, purpose string, eligible 
 	slices.Sort(out)
 	return out, nil
 }
+
+// natServers returns the sorted union of the bootstrap, STUN and TURN
+// nodes: the public nodes of the NAT model.
+func natServers(count int, bootstrap NodeSet, spec NATSpec) ([]int, error) {
+	var all []int
+	for _, set := range []NodeSet{bootstrap, spec.STUN, spec.TURN} {
+		if set.Empty() {
+			continue
+		}
+		ns, err := set.Resolve(count)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, ns...)
+	}
+	slices.Sort(all)
+	return slices.Compact(all), nil
+}
+
+// NATRoles is the NAT model's assignment of nodes: each node's NAT type
+// (one of NATTypes; servers are "none"), whether its gateway offers UPnP,
+// and the server lists, each sorted.
+type NATRoles struct {
+	Type                  []string
+	UPnP                  []bool
+	Servers, Clients      []int
+	STUN, TURN, Bootstrap []int
+}
+
+// NATRoles resolves nodes.nat and network.nat. The clients (nodes that
+// are neither bootstrap, STUN nor TURN nodes) are ordered by their (seed,
+// node, "role/nat") draws, ties by index, and cut into consecutive runs
+// in NATTypes order: a type with cumulative share c ends at
+// round(c x clients). UPnP gateways go to round(upnp x natted) of the
+// NATed clients with the smallest (seed, node, "role/upnp") draws. Without
+// nodes.nat it returns nil.
+func (sc *Scenario) NATRoles() (*NATRoles, error) {
+	n := sc.Nodes
+	if len(n.NAT) == 0 {
+		return nil, nil
+	}
+	count := n.Count
+	servers, err := natServers(count, n.Bootstrap, sc.Network.NAT)
+	if err != nil {
+		return nil, fmt.Errorf("%s: network.nat: %w", sc.File, err)
+	}
+	r := &NATRoles{Type: make([]string, count), UPnP: make([]bool, count), Servers: servers}
+	for i := range r.Type {
+		r.Type[i] = "none"
+	}
+	if r.STUN, err = sc.Network.NAT.STUN.Resolve(count); err != nil {
+		return nil, err
+	}
+	if !sc.Network.NAT.TURN.Empty() {
+		if r.TURN, err = sc.Network.NAT.TURN.Resolve(count); err != nil {
+			return nil, err
+		}
+	}
+	if r.Bootstrap, err = n.Bootstrap.Resolve(count); err != nil {
+		return nil, err
+	}
+	type draw struct {
+		u float64
+		i int
+	}
+	byDraw := func(purpose string, nodes []int) []int {
+		ds := make([]draw, len(nodes))
+		for j, i := range nodes {
+			ds[j] = draw{sim.StreamFloat(sc.Seed, i, purpose), i}
+		}
+		slices.SortFunc(ds, func(a, b draw) int {
+			if c := cmp.Compare(a.u, b.u); c != 0 {
+				return c
+			}
+			return a.i - b.i
+		})
+		out := make([]int, len(ds))
+		for j, d := range ds {
+			out[j] = d.i
+		}
+		return out
+	}
+	for i := range count {
+		if _, isServer := slices.BinarySearch(servers, i); !isServer {
+			r.Clients = append(r.Clients, i)
+		}
+	}
+	order := byDraw("role/nat", r.Clients)
+	cum, start := 0.0, 0
+	var natted []int
+	for _, t := range NATTypes {
+		for _, s := range n.NAT {
+			if s.Type != t {
+				continue
+			}
+			cum += float64(s.Share)
+			end := min(int(math.Round(cum*float64(len(order)))), len(order))
+			if s == n.NAT[len(n.NAT)-1] {
+				end = len(order) // the shares sum to 100% within rounding
+			}
+			for _, i := range order[start:end] {
+				r.Type[i] = t
+				if t != "none" {
+					natted = append(natted, i)
+				}
+			}
+			start = end
+		}
+	}
+	slices.Sort(natted)
+	k := int(math.Round(float64(sc.Network.NAT.UPnP) * float64(len(natted))))
+	for _, i := range byDraw("role/upnp", natted)[:k] {
+		r.UPnP[i] = true
+	}
+	return r, nil
+}

@@ -77,9 +77,11 @@ type Nodes struct {
 	// relays (when there are relays) so that it can be reached through them.
 	Private NodeChoice
 
-	// NAT (nodes.nat: type: share, RFC 4787 behaviours) is not supported
-	// yet; the loader rejects it. It will become:
-	//	NAT []NATShare
+	// NAT puts the client nodes (all but the bootstrap, STUN and TURN
+	// nodes, which stay public) behind RFC 4787 NAT boxes, by share of
+	// the clients, in NATTypes order; the shares sum to 100%. Empty: no
+	// NAT model. network.nat says where the STUN and TURN servers are.
+	NAT []NATShare
 }
 
 // NodeChoice selects nodes by a share drawn from the seed or by a node set.
@@ -123,11 +125,35 @@ type BandwidthClass struct {
 	Down  Bandwidth // > 0
 }
 
-// NATShare is a share of nodes behind one kind of NAT. Not supported yet:
-// kept so that nodes.nat can be enabled without a schema change.
+// NATTypes are the NAT presets nodes.nat assigns, by core.NATType name:
+// none (a public address), full-cone (endpoint-independent mapping and
+// filtering), restricted-cone (address-dependent filtering),
+// port-restricted (address-and-port-dependent filtering) and symmetric
+// (address-and-port-dependent mapping and filtering, random ports).
+var NATTypes = []string{"none", "full-cone", "restricted-cone", "port-restricted", "symmetric"}
+
+// NATShare is a share of the client nodes behind one kind of NAT.
 type NATShare struct {
-	Type  string // none, full-cone, restricted, port-restricted, symmetric
+	Type  string // one of NATTypes
 	Share Fraction
+}
+
+// NATSpec is network.nat: the servers and gateways of the NAT model. It
+// may be given only with nodes.nat, and is filled with its defaults then.
+type NATSpec struct {
+	// BindingTimeout is how long a NAT binding lives after the last
+	// outbound packet that used it; default 120s (RFC 4787 REQ-5), at most
+	// 24h.
+	BindingTimeout Duration `yaml:"binding_timeout"`
+	// UPnP is the share of NATed nodes whose gateway offers UPnP IGD port
+	// mapping (drawn from the seed); default 0.
+	UPnP Fraction
+	// STUN are the public nodes that answer STUN (RFC 8489) and RFC 5780
+	// behaviour discovery; default nodes.bootstrap. Never empty.
+	STUN NodeSet
+	// TURN are the public nodes that run a TURN server (RFC 8656); default
+	// none.
+	TURN NodeSet
 }
 
 // Network is the model of the links between nodes.
@@ -144,6 +170,8 @@ type Network struct {
 	Reorder bool
 	// Filter is the private nodes' inbound filter (nodes.private).
 	Filter FilterSpec
+	// NAT configures the NAT model (nodes.nat).
+	NAT NATSpec
 }
 
 // Filtering behaviours (RFC 4787 §5), as network.filter.behavior spells
@@ -231,6 +259,20 @@ type Workload struct {
 	Lookups *LookupWork
 	// Relay makes nodes send messages through relays.
 	Relay *RelayWork
+	// Connect makes nodes open paths to each other through NATs.
+	Connect *ConnectWork
+}
+
+// ConnectWork is a batch of NAT traversals: Count times, a live node drawn
+// from From asks for a path to a live node drawn from To (never itself),
+// through the rendezvous (the bootstrap nodes), by the traversal ladder:
+// direct, UPnP-mapped port, hole punch, TURN relay. The attempts are spread
+// evenly over Over (0: all at once). From and To default to the clients:
+// every node but the bootstrap, STUN and TURN nodes.
+type ConnectWork struct {
+	Count    int
+	From, To NodeSet
+	Over     Duration
 }
 
 // Ping targets.
@@ -452,6 +494,17 @@ func (s *Scenario) node() *yaml.Node {
 				flow(mapNode("count", intNode(int64(l.Count)), "target", strNode(l.Target),
 					"from", nodeSetNode(l.From), "over", strNode(l.Over.String()))))
 		}
+		if c := w.Connect; c != nil {
+			cm := mapNode("count", intNode(int64(c.Count)))
+			if !c.From.Empty() {
+				cm.Content = append(cm.Content, strNode("from"), nodeSetNode(c.From))
+			}
+			if !c.To.Empty() {
+				cm.Content = append(cm.Content, strNode("to"), nodeSetNode(c.To))
+			}
+			cm.Content = append(cm.Content, strNode("over"), strNode(c.Over.String()))
+			e.Content = append(e.Content, strNode("connect"), flow(cm))
+		}
 		if rw := w.Relay; rw != nil {
 			to := strNode("private")
 			if !rw.ToPrivate {
@@ -538,6 +591,13 @@ func (n Nodes) node() *yaml.Node {
 			m.Content = append(m.Content, strNode(c.key), nodeSetNode(c.v.Nodes))
 		}
 	}
+	if len(n.NAT) > 0 {
+		nm := mapNode()
+		for _, ns := range n.NAT {
+			nm.Content = append(nm.Content, strNode(ns.Type), strNode(ns.Share.String()))
+		}
+		m.Content = append(m.Content, strNode("nat"), nm)
+	}
 	return m
 }
 
@@ -577,6 +637,14 @@ func (n Network) node() *yaml.Node {
 	if n.Filter != (FilterSpec{}) {
 		out.Content = append(out.Content, strNode("filter"), flow(mapNode(
 			"behavior", strNode(n.Filter.Behavior), "binding_timeout", strNode(n.Filter.BindingTimeout.String()))))
+	}
+	if !n.NAT.STUN.Empty() {
+		nm := mapNode("binding_timeout", strNode(n.NAT.BindingTimeout.String()), "upnp", strNode(n.NAT.UPnP.String()),
+			"stun", nodeSetNode(n.NAT.STUN))
+		if !n.NAT.TURN.Empty() {
+			nm.Content = append(nm.Content, strNode("turn"), nodeSetNode(n.NAT.TURN))
+		}
+		out.Content = append(out.Content, strNode("nat"), flow(nm))
 	}
 	return out
 }

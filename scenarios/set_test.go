@@ -151,7 +151,7 @@ func TestSetErrors(t *testing.T) {
 		{[]string{"name=a\n---\nb"}, "value is not valid YAML"},
 		{[]string{"name=*x"}, "value is not valid YAML"},
 		{[]string{"adversaries=[{role: eclipse}]"}, "--set adversaries=[{role: eclipse}]: adversaries: Byzantine roles are not supported yet"},
-		{[]string{"nodes.nat.none=100%"}, "--set nodes.nat.none=100%: nodes.nat: NAT models are not supported yet"},
+		{[]string{"nodes.nat.none=100%"}, "--set nodes.nat.none=100%: nodes.nat: NAT traversal needs rendezvous nodes: add nodes.bootstrap"},
 		{[]string{"network.latency.model=matrix"}, "network.latency.value: only for model constant (the model is matrix)"},
 		{[]string{"network.latency.model=matrix", "network.latency.value="}, "network.latency.file: missing: the matrix model needs a CSV file"},
 		{[]string{"duration=5s"}, "workload[0].count: the last of 5 repetitions (1s + 4 × 1s) falls at 5s, not before the end of the run (duration 5s, from --set duration=5s)"},
@@ -161,9 +161,9 @@ func TestSetErrors(t *testing.T) {
 		_, err := Builtin("ping-50", c.sets...)
 		wantErr(t, fmt.Sprint(c.sets), err, c.words)
 	}
-	_, err := Builtin("ping-50", "nodes.nat.none=100%")
+	_, err := Builtin("ping-50", "churn={rate: 1/s}")
 	if !errors.Is(err, ErrUnsupported) {
-		t.Errorf("nat via --set: %v does not wrap ErrUnsupported", err)
+		t.Errorf("churn via --set: %v does not wrap ErrUnsupported", err)
 	}
 	// A file that is not a mapping cannot take overrides.
 	_, err = Parse("x.yaml", []byte("- 1\n"), "seed=1")
