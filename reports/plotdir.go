@@ -129,8 +129,14 @@ func runCharts(dir, name string) ([]runChart, error) {
 			return nil, err
 		}
 	}
+	if charts, ok, err := natRunCharts(dir, name); ok {
+		if err != nil {
+			return nil, fmt.Errorf("plot %s: %w", filepath.Join(dir, NATMatrixCSV), err)
+		}
+		out = append(out, charts...)
+	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("%s: %w (no gossip_*.csv, dht_*.csv, ping_rtt_cdf.csv, connections_over_time.csv or relay_load.csv tables)", dir, ErrNothingToPlot)
+		return nil, fmt.Errorf("%s: %w (no gossip_*.csv, dht_*.csv, ping_rtt_cdf.csv, connections_over_time.csv, relay_load.csv or nat_matrix.csv tables)", dir, ErrNothingToPlot)
 	}
 	return out, nil
 }

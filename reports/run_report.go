@@ -233,6 +233,10 @@ func RunReport(dir, command string, s *Summary) (*Page, error) {
 		delete(byProto, "relay")
 		page.Sections = append(page.Sections, sec)
 	}
+	if nt := s.NAT; nt != nil {
+		page.Sections = append(page.Sections, natReportSection(nt, byProto["nat"]))
+		delete(byProto, "nat")
+	}
 	// Plots of a protocol the summary has no section for.
 	var rest []Figure
 	for _, f := range figs {

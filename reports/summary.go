@@ -33,6 +33,7 @@ type Summary struct {
 
 	Connections *ConnectionsSection `json:"connections,omitempty"`
 	Relay       *RelaySection       `json:"relay,omitempty"`
+	NAT         *NATSection         `json:"nat,omitempty"`
 }
 
 // WallClockFields are the summary fields that depend on the machine, not on
