@@ -38,6 +38,14 @@ type Net struct {
 	// Peers, if set before AddNode, is every node's Env.Peers: what an
 	// authenticating transport says each address proved to be.
 	Peers core.PeerDirectory
+	// Route, if set, sees every packet a node sends (after Drop) and
+	// decides what the network does with it: deliver it with the source
+	// and destination it returns (a NAT rewrites them), or lose it (ok
+	// false). Tests use it to put NATs and relays between nodes.
+	Route func(from, to netip.AddrPort, pkt []byte) (src, dst netip.AddrPort, ok bool)
+	// Connectivity, if set before AddNode, gives the i-th node's
+	// Env.Connectivity (nil for none).
+	Connectivity func(i int, addr netip.AddrPort) core.Connectivity
 }
 
 // Observed is an event seen by the harness, with the node that saw it.
@@ -87,6 +95,9 @@ func (n *Net) AddNode(i int, cfg core.Config) *core.Node {
 		}),
 		Peers: n.Peers,
 	}
+	if n.Connectivity != nil {
+		env.Connectivity = n.Connectivity(i, addr)
+	}
 	node, err := core.NewNode(id, env, cfg)
 	if err != nil {
 		panic(err)
@@ -106,6 +117,12 @@ func (n *Net) Inject(from, to netip.AddrPort, pkt []byte) {
 			node.HandlePacket(n.now, from, pkt)
 		}
 	})
+}
+
+// After runs f after d of virtual time, as a new input (for test
+// environments such as a fake Connectivity). The timer can be stopped.
+func (n *Net) After(d time.Duration, f func()) core.Timer {
+	return clock{n}.AfterFunc(d, f)
 }
 
 // Run processes queued events until none are left or until virtual time
@@ -195,7 +212,14 @@ func (t *transport) Send(to netip.AddrPort, pkt []byte) {
 	if t.n.Drop != nil && t.n.Drop(t.self, to, pkt) {
 		return
 	}
-	t.n.Inject(t.self, to, pkt)
+	from := t.self
+	if t.n.Route != nil {
+		var ok bool
+		if from, to, ok = t.n.Route(from, to, pkt); !ok {
+			return
+		}
+	}
+	t.n.Inject(from, to, pkt)
 }
 
 // String summarises the event log, for failure messages.
