@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"net/url"
 	"time"
 
 	"github.com/dchat/network/core"
@@ -90,6 +91,27 @@ type Config struct {
 	// keepalives, staleness, rekeys).
 	TickInterval time.Duration
 
+	// STUNRTO is the first retransmission timeout of a STUN request (RFC
+	// 8489 §6.2.1; each later wait doubles) and STUNTimeout the time a
+	// query may take: with 250 ms and 1.5 s a request is sent at 0, 0.25
+	// and 0.75 s and fails at 1.5 s. STUNFilterTimeout bounds the RFC 5780
+	// filtering tests, whose answers a filtering NAT drops (sent at 0 and
+	// 0.25 s, given up at 0.7 s), so that a full behaviour discovery
+	// takes about STUNFilterTimeout plus three round trips.
+	STUNRTO           time.Duration
+	STUNTimeout       time.Duration
+	STUNFilterTimeout time.Duration
+	// TURNServers are the credentials for AllocateRelay, by server.
+	// TURNTimeout bounds an allocation.
+	TURNServers []TURNServer
+	TURNTimeout time.Duration
+	// UPnPURL, if set, is the gateway's root description
+	// (http://10.99.0.1:5000/rootDesc.xml): MapPort uses it instead of
+	// SSDP discovery. UPnPTimeout bounds a mapping (discovery included),
+	// a renewal and the deletion at shutdown.
+	UPnPURL     string
+	UPnPTimeout time.Duration
+
 	// Entropy feeds the Noise keys (the static key made in New and every
 	// ephemeral key). nil means crypto/rand; tests may inject a seeded
 	// stream to get reproducible handshakes.
@@ -124,6 +146,11 @@ func DefaultConfig() Config {
 		RekeyAfter:         10 * time.Minute,
 		RekeyAfterMessages: 1 << 32,
 		TickInterval:       time.Second,
+		STUNRTO:            250 * time.Millisecond,
+		STUNTimeout:        1500 * time.Millisecond,
+		STUNFilterTimeout:  700 * time.Millisecond,
+		TURNTimeout:        5 * time.Second,
+		UPnPTimeout:        5 * time.Second,
 	}
 }
 
@@ -152,6 +179,11 @@ func (c Config) Validate() error {
 		{Name: "StaleAfter", V: c.StaleAfter, Positive: true},
 		{Name: "RekeyAfter", V: c.RekeyAfter, Positive: true},
 		{Name: "TickInterval", V: c.TickInterval, Positive: true},
+		{Name: "STUNRTO", V: c.STUNRTO, Positive: true},
+		{Name: "STUNTimeout", V: c.STUNTimeout, Positive: true},
+		{Name: "STUNFilterTimeout", V: c.STUNFilterTimeout, Positive: true},
+		{Name: "TURNTimeout", V: c.TURNTimeout, Positive: true},
+		{Name: "UPnPTimeout", V: c.UPnPTimeout, Positive: true},
 	}); err != nil {
 		return err
 	}
@@ -170,6 +202,20 @@ func (c Config) Validate() error {
 		return bad("StaleAfter", "must exceed KeepaliveAfter (%v), got %v", c.KeepaliveAfter, c.StaleAfter)
 	case c.RekeyAfterMessages == 0 || c.RekeyAfterMessages > rejectAfterMessages:
 		return bad("RekeyAfterMessages", "must be in [1, 2^60], got %d", c.RekeyAfterMessages)
+	case c.STUNRTO >= c.STUNTimeout:
+		return bad("STUNRTO", "must be shorter than STUNTimeout (%v), got %v", c.STUNTimeout, c.STUNRTO)
+	case c.STUNFilterTimeout > c.STUNTimeout:
+		return bad("STUNFilterTimeout", "must not exceed STUNTimeout (%v), got %v", c.STUNTimeout, c.STUNFilterTimeout)
+	}
+	for i, s := range c.TURNServers {
+		if !s.Addr.IsValid() || s.Addr.Port() == 0 || s.Addr.Addr().IsUnspecified() {
+			return bad("TURNServers", "server %d: not a valid address: %v", i, s.Addr)
+		}
+	}
+	if c.UPnPURL != "" {
+		if u, err := url.Parse(c.UPnPURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return bad("UPnPURL", "want an http URL of the gateway's root description, got %q", c.UPnPURL)
+		}
 	}
 	return nil
 }

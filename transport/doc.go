@@ -39,6 +39,20 @@
 //
 // docs/transport.md describes the frame format byte by byte.
 //
+// # NAT traversal
+//
+// The Host is the node's core.Connectivity: QueryMapping sends STUN
+// binding requests (RFC 8489, pion/stun) on the host's own socket and runs
+// RFC 5780 behaviour discovery; the loop tells STUN from frames by the
+// magic cookie and length (RFC 7983). MapPort maps the host's port on a
+// UPnP IGD (goupnp), renews it at half the lease and deletes it at
+// shutdown. AllocateRelay allocates on a TURN server (RFC 8656,
+// pion/turn) from a separate socket; PermitRelay then routes every
+// datagram to that peer's IP through the relay, whose reader feeds the
+// loop like the socket reader. Blocking calls run on helper goroutines
+// whose results are posted to the loop. Package natlab builds real NATs in
+// network namespaces for tests.
+//
 // # Counting
 //
 // Every datagram the transport discards is counted by DropReason (Stats,

@@ -81,6 +81,8 @@ type Host struct {
 	jar        cookieJar
 	sendBuf    []byte
 	tick       core.Timer
+
+	nat *natState // NAT traversal (connectivity.go)
 }
 
 // halfKey finds a responder's handshake by the initiator's address and
@@ -142,6 +144,7 @@ func newHost(cfg Config, keys *localKeys, entropy io.Reader, obs core.Observer, 
 		handshakes: map[uint32]*handshake{}, halfOpen: map[halfKey]*handshake{}, perIP: map[netip.Prefix]int{},
 		limiter: rate.NewLimiter(rate.Limit(cfg.HandshakeRate), cfg.HandshakeBurst),
 		jar:     cookieJar{entropy: entropy}, sendBuf: make([]byte, 0, cfg.MaxPacket),
+		nat: newNATState(cfg),
 	}
 	h.env = core.Env{
 		Clock:     clock{h},
@@ -150,14 +153,16 @@ func newHost(cfg Config, keys *localKeys, entropy io.Reader, obs core.Observer, 
 		Entropy:   entropy,
 		Observer:  obs,
 		Peers:     h, // Noise-authenticated peer IDs by address
+		// STUN, UPnP and TURN (connectivity.go)
+		Connectivity: h,
 	}
 	return h, nil
 }
 
 // Env returns the environment for the host's node: the wall clock with
 // timers run on the loop, the encrypted transport, a ChaCha8 source seeded
-// from crypto/rand (or Config.Entropy), crypto/rand as entropy, and the
-// observer. It has no Connectivity yet.
+// from crypto/rand (or Config.Entropy), crypto/rand as entropy, the
+// observer, and the host itself as Connectivity (STUN, UPnP, TURN).
 func (h *Host) Env() core.Env { return h.env }
 
 // SetNode sets the node whose datagrams the host carries. Call it once,
@@ -262,6 +267,7 @@ func (h *Host) Close() error {
 	if !h.started.CompareAndSwap(false, true) {
 		return nil
 	}
+	h.nat.cancel()
 	close(h.done)
 	return h.conn.Close()
 }
@@ -302,6 +308,10 @@ func (h *Host) Run(ctx context.Context) error {
 				c.f(time.Now())
 			}
 			close(c.done)
+		case p := <-h.nat.relayIn:
+			h.receiveRelayed(time.Now(), p)
+		case f := <-h.nat.posts:
+			f(time.Now())
 		}
 	}
 }
@@ -368,6 +378,7 @@ func (h *Host) shutdown() {
 	for _, hs := range h.handshakes { // responders' half-open ones
 		h.endHandshake(hs)
 	}
+	h.stopNAT()
 	h.closed = true
 	h.stopTimers()
 	h.conn.Close()
@@ -410,8 +421,12 @@ func (h *Host) drop(now time.Time, from netip.AddrPort, typ byte, r DropReason) 
 	h.obs.Observe(now, core.Drop{From: from, Msg: "transport." + typeName(typ), Reason: r.String()})
 }
 
-// write sends a frame on the socket.
+// write sends a frame on the socket, or through the TURN relay to a
+// peer PermitRelay named.
 func (h *Host) write(to netip.AddrPort, b []byte) bool {
+	if r, ok := h.relayed(to); ok { // PermitRelay: via the TURN allocation
+		return h.writeRelay(r, to, b)
+	}
 	if err := h.conn.WriteTo(b, to); err != nil {
 		h.stats.drops[DropWriteError].Add(1)
 		h.log.Debug("write failed", "to", to, "err", err)

@@ -12,6 +12,10 @@ import (
 // on any input (FuzzReceive).
 func (h *Host) receive(now time.Time, from netip.AddrPort, b []byte) {
 	from = unmap(from)
+	if isSTUN(b) { // RFC 7983: no frame passes this test
+		h.onSTUN(now, from, b)
+		return
+	}
 	f, err := parseFrame(b)
 	if err != nil {
 		var typ byte

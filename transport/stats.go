@@ -69,6 +69,13 @@ const (
 	DropBadAddr
 	// DropClosed: sent after shutdown, or queued at shutdown.
 	DropClosed
+	// DropSTUNUnknown: a STUN message (RFC 7983 demultiplexing) that is
+	// not a response to one of this host's binding requests: an unknown
+	// or finished transaction, a request or an indication.
+	DropSTUNUnknown
+	// DropSTUNMalformed: a datagram that looks like STUN but does not
+	// decode, or a success response without a mapped address.
+	DropSTUNMalformed
 
 	numDropReasons
 )
@@ -78,6 +85,7 @@ var dropNames = [numDropReasons]string{
 	"bad-mac", "replay", "bad-handshake", "bad-signature", "self", "cookie-required",
 	"half-open-full", "half-open-per-ip", "sessions-full", "unexpected", "no-node",
 	"too-large", "queue-full", "dial-limit", "handshake-timeout", "handshake-failed", "write-error", "bad-addr", "closed",
+	"stun-unknown", "stun-malformed",
 }
 
 // String returns the reason's name, as in Stats.Drops and drop events.
