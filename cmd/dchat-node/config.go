@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"net/url"
 	"reflect"
 	"regexp"
 	"strconv"
@@ -18,11 +19,38 @@ import (
 )
 
 // Config is the node's TOML file: [node] for this process, [network] for
-// the protocol (core.Config, by its toml tags). Omitted keys keep their
-// defaults.
+// the protocol (core.Config, by its toml tags), [nat] for NAT traversal.
+// Omitted keys keep their defaults.
 type Config struct {
 	Node    NodeConfig
 	Network core.Config
+	NAT     NATConfig
+}
+
+// NATConfig is the [nat] table: the servers and gateway NAT traversal
+// uses (nat-check reads it; the traversal component will).
+type NATConfig struct {
+	// STUNServers answer binding requests (RFC 8489); with two addresses
+	// (RFC 5780) they also classify the NAT. IP:port.
+	STUNServers []netip.AddrPort `toml:"stun_servers"`
+	// TURNServers are relays (RFC 8656) with long-term credentials.
+	TURNServers []TURNServerConfig `toml:"turn_servers"`
+	// UPnP maps the node's port on the local UPnP IGD gateway.
+	UPnP bool `toml:"upnp"`
+	// UPnPURL is the gateway's root description
+	// (http://192.168.1.1:5000/rootDesc.xml); empty: SSDP discovery.
+	UPnPURL string `toml:"upnp_url"`
+	// Rendezvous peers coordinate hole punching, as multiaddrs.
+	Rendezvous []Multiaddr `toml:"rendezvous"`
+}
+
+// TURNServerConfig is one [[nat.turn_servers]] entry.
+type TURNServerConfig struct {
+	Address  netip.AddrPort `toml:"address"`
+	Username string         `toml:"username"`
+	Password string         `toml:"password"`
+	// Realm may be empty: the server's is used.
+	Realm string `toml:"realm"`
 }
 
 // NodeConfig is the [node] table.
@@ -57,6 +85,11 @@ func DefaultConfig() Config {
 			PeerStoreInterval: duration{time.Minute},
 		},
 		Network: core.DefaultConfig(),
+		NAT: NATConfig{
+			STUNServers: []netip.AddrPort{},
+			TURNServers: []TURNServerConfig{},
+			Rendezvous:  []Multiaddr{},
+		},
 	}
 }
 
@@ -171,10 +204,12 @@ func copyFields(dst, src reflect.Value) {
 	}
 }
 
-// fileDoc is what the TOML file decodes into: [node] and [network].
+// fileDoc is what the TOML file decodes into: [node], [network] and
+// [nat].
 var fileDoc = reflect.StructOf([]reflect.StructField{
 	{Name: "Node", Type: reflect.TypeFor[*NodeConfig](), Tag: `toml:"node"`},
 	{Name: "Network", Type: reflect.PointerTo(networkShadow), Tag: `toml:"network"`},
+	{Name: "NAT", Type: reflect.TypeFor[*NATConfig](), Tag: `toml:"nat"`},
 })
 
 // ParseConfig decodes a TOML document strictly over the defaults and
@@ -187,6 +222,7 @@ func ParseConfig(name string, doc []byte) (Config, error) {
 	fd := reflect.New(fileDoc)
 	fd.Elem().Field(0).Set(reflect.ValueOf(&cfg.Node))
 	fd.Elem().Field(1).Set(net)
+	fd.Elem().Field(2).Set(reflect.ValueOf(&cfg.NAT))
 	dec := toml.NewDecoder(bytes.NewReader(doc)).DisallowUnknownFields()
 	if err := dec.Decode(fd.Interface()); err != nil {
 		var strict *toml.StrictMissingError
@@ -214,6 +250,13 @@ func ParseConfig(name string, doc []byte) (Config, error) {
 	copyFields(reflect.ValueOf(&cfg.Network).Elem(), net.Elem())
 	if err := cfg.Validate(); err != nil {
 		var ke *keyError
+		if errors.As(err, &ke) && ke.entry > 0 {
+			key := fmt.Sprintf("%s[%d].%s", ke.table, ke.entry, ke.key)
+			if line := entryLine(doc, ke.table, ke.entry, ke.key); line > 0 {
+				return Config{}, configErr("%s:%d: %s: %s", name, line, key, ke.msg)
+			}
+			return Config{}, configErr("%s: %s: %s", name, key, ke.msg)
+		}
 		if errors.As(err, &ke) {
 			if line := lineOf(doc, ke.table, ke.key); line > 0 {
 				return Config{}, configErr("%s:%d: %s.%s: %s", name, line, ke.table, ke.key, ke.msg)
@@ -249,8 +292,12 @@ func integerDuration(doc []byte) (table, key string) {
 	return "", ""
 }
 
-// keyError is a validation error of one key.
-type keyError struct{ table, key, msg string }
+// keyError is a validation error of one key (of the entry-th table of an
+// array of tables, when entry > 0).
+type keyError struct {
+	table, key, msg string
+	entry           int
+}
 
 func (e *keyError) Error() string { return fmt.Sprintf("%s.%s: %s", e.table, e.key, e.msg) }
 
@@ -260,7 +307,7 @@ var coreKeyRE = regexp.MustCompile(`^` + regexp.QuoteMeta(core.ErrConfig.Error()
 func (c Config) Validate() error {
 	n := c.Node
 	bad := func(key, format string, args ...any) error {
-		return &keyError{"node", key, fmt.Sprintf(format, args...)}
+		return &keyError{table: "node", key: key, msg: fmt.Sprintf(format, args...)}
 	}
 	switch {
 	case !n.Listen.IsValid():
@@ -281,11 +328,73 @@ func (c Config) Validate() error {
 	}
 	if err := c.Network.Validate(); err != nil {
 		if m := coreKeyRE.FindStringSubmatch(err.Error()); m != nil {
-			return &keyError{"network", m[1], m[2]}
+			return &keyError{table: "network", key: m[1], msg: m[2]}
 		}
 		return err
 	}
+	return c.NAT.validate()
+}
+
+// validate checks the [nat] table.
+func (n NATConfig) validate() error {
+	bad := func(key, format string, args ...any) error {
+		return &keyError{table: "nat", key: key, msg: fmt.Sprintf(format, args...)}
+	}
+	for _, a := range n.STUNServers {
+		if a.Port() == 0 || a.Addr().IsUnspecified() {
+			return bad("stun_servers", "%v is not a server address (want IP:port)", a)
+		}
+	}
+	for i, s := range n.TURNServers {
+		entry := func(key, format string, args ...any) error {
+			return &keyError{table: "nat.turn_servers", key: key, msg: fmt.Sprintf(format, args...), entry: i + 1}
+		}
+		switch {
+		case !s.Address.IsValid():
+			return entry("address", "not set")
+		case s.Address.Port() == 0 || s.Address.Addr().IsUnspecified():
+			return entry("address", "%v is not a server address (want IP:port)", s.Address)
+		case s.Username == "":
+			return entry("username", "not set (TURN needs long-term credentials)")
+		case s.Password == "":
+			return entry("password", "not set (TURN needs long-term credentials)")
+		}
+	}
+	if n.UPnPURL != "" {
+		if u, err := url.Parse(n.UPnPURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return bad("upnp_url", "want the http URL of the gateway's root description, got %q", n.UPnPURL)
+		}
+	}
 	return nil
+}
+
+// entryLine returns the 1-based line of key in the entry-th [[table]] of
+// doc, or of that table's header when the key is absent, or 0.
+func entryLine(doc []byte, table string, entry int, key string) int {
+	keyRE := regexp.MustCompile(`^\s*"?` + regexp.QuoteMeta(key) + `"?\s*=`)
+	n, header := 0, 0
+	for i, l := range strings.Split(string(doc), "\n") {
+		t := strings.TrimSpace(strings.SplitN(l, "#", 2)[0])
+		if strings.HasPrefix(t, "[") {
+			if n == entry && header > 0 {
+				return header // the entry ended without the key
+			}
+			if strings.Trim(t, "[] \t") == table && strings.HasPrefix(t, "[[") {
+				n++
+				if n == entry {
+					header = i + 1
+				}
+			}
+			continue
+		}
+		if n == entry && header > 0 && keyRE.MatchString(l) {
+			return i + 1
+		}
+	}
+	if header > 0 {
+		return header
+	}
+	return lineOf(doc, "nat", "turn_servers") // the inline form
 }
 
 // lineOf returns the 1-based line of "key =" in [table], or 0.
@@ -363,6 +472,20 @@ log_level = "` + d.Node.LogLevel + `"
 bootstrap = []
 # Period of the peer store's saves (it is also saved on shutdown).
 peer_store_interval = "` + d.Node.PeerStoreInterval.D.String() + `"
+
+[nat]
+# STUN servers (IP:port) for the public address and, where the server has
+# two addresses (RFC 5780), the NAT type.
+stun_servers = []
+# TURN relays (RFC 8656), each a [[nat.turn_servers]] table with address,
+# username, password and (optional) realm.
+turn_servers = []
+# Map the node's port on the local UPnP gateway.
+upnp = false
+# The gateway's root description URL; empty: find it by SSDP.
+upnp_url = ""
+# Rendezvous peers for hole punching, as /ip4/<addr>/udp/<port>/p2p/<peer ID>.
+rendezvous = []
 
 [network]
 `)
