@@ -102,6 +102,21 @@ type NetConfig struct {
 	// Filter configures the private nodes' filters (zero fields: the
 	// defaults of DefaultFilterConfig).
 	Filter FilterConfig
+
+	// NAT puts an RFC 4787 NAT box in front of each node whose entry is
+	// enabled (see NATConfig and NATPreset; the zero entry is a public
+	// node). A nil slice means none; a non-nil slice has one entry per
+	// node. A node cannot be both NATed and Private.
+	NAT []NATConfig
+	// STUNServers lists the nodes that run a STUN server (RFC 8489 with
+	// RFC 5780 behaviour discovery) at STUNAddr(i) and an alternate
+	// address (World.STUNAltAddr); TURNServers those that run a TURN
+	// server (RFC 8656) at STUNAddr(i). Servers must be public nodes.
+	//
+	// The World's NAT model is on when NAT is non-nil or a server is
+	// listed: packets then take the NAT path and every node's Env gets a
+	// Connectivity. The Network itself ignores these three fields.
+	STUNServers, TURNServers []int
 }
 
 // Validate reports whether c is usable for a network of the given number of
@@ -143,6 +158,9 @@ func (c NetConfig) Validate(nodes int) error {
 	}
 	if c.Private != nil && len(c.Private) != nodes {
 		return fmt.Errorf("%w: Private: %d entries, want one per node (%d) or nil", ErrNetConfig, len(c.Private), nodes)
+	}
+	if err := c.validateNAT(nodes); err != nil {
+		return err
 	}
 	return c.Filter.Validate()
 }

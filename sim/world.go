@@ -38,12 +38,19 @@ type World struct {
 	nodes []simNode
 	free  []*packet
 	stats NetStats
+	// nat is the NAT model (NAT boxes, STUN/TURN servers, Connectivity);
+	// nil when NetConfig configures none, and then packets take the plain
+	// path below.
+	nat *natWorld
 }
 
 // NetStats counts packets at the world level.
 type NetStats struct {
 	Sent, Delivered, Bytes uint64
-	// Dropped by reason: loss, partition, down, mtu, filtered, no-route.
+	// Dropped by reason: loss, partition, down, mtu, filtered, no-route,
+	// and with the NAT model nat-private, nat-no-mapping,
+	// turn-no-allocation, turn-no-permission. With the NAT model, STUN and
+	// TURN messages and each leg of a relayed packet count as packets.
 	Dropped map[DropReason]uint64
 }
 
@@ -92,6 +99,11 @@ func NewWorld(seed uint64, n int, cfg NetConfig, sink Sink) (*World, error) {
 	w.net = net
 	for i := range w.nodes {
 		w.nodes[i] = simNode{w: w, idx: i, addr: Addr(i)}
+	}
+	if natEnabled(cfg) {
+		if w.nat, err = newNATWorld(w, cfg); err != nil {
+			return nil, err
+		}
 	}
 	return w, nil
 }
@@ -186,16 +198,22 @@ func streamID(node int, purpose string) uint64 {
 }
 
 // Env returns the environment for node i: its clock and transport run on
-// the world, its random source is the (seed, i, "node") stream.
+// the world, its random source is the (seed, i, "node") stream. With the
+// NAT model on, Connectivity is the node's simulated STUN/UPnP/TURN client
+// (see nodeConnectivity); otherwise it is nil.
 func (w *World) Env(i int) core.Env {
 	sn := &w.nodes[i]
-	return core.Env{
+	env := core.Env{
 		Clock:     nodeClock{sn},
 		Transport: nodeTransport{sn},
 		Rand:      w.Rand(i, "node"),
 		Entropy:   w.Entropy(i, "entropy"),
 		Observer:  nodeObserver{sn},
 	}
+	if w.nat != nil {
+		env.Connectivity = nodeConnectivity{sn}
+	}
+	return env
 }
 
 // SetNode attaches the core node that runs at index i.
@@ -211,7 +229,10 @@ func (w *World) Up(i int) bool { return !w.net.IsDown(i) }
 func (w *World) Observe(ev core.Event) { w.sink(w.Now(), -1, ev) }
 
 // Crash stops node i at once: it sends and receives nothing, its pending
-// timers are discarded, packets in flight to it are lost.
+// timers are discarded, packets in flight to it are lost. Under the NAT
+// model its Connectivity sessions end (pending results are discarded, UPnP
+// and TURN refreshes stop) while its NAT box keeps its bindings until they
+// time out.
 func (w *World) Crash(i int) {
 	sn := &w.nodes[i]
 	if w.net.IsDown(i) {
@@ -219,6 +240,9 @@ func (w *World) Crash(i int) {
 	}
 	w.net.SetDown(i, true)
 	sn.incarnation++
+	if w.nat != nil {
+		w.nat.crash(i)
+	}
 	if sn.node != nil {
 		sn.node.Stop(w.Now())
 	}
@@ -285,6 +309,10 @@ func (w *World) deliver(p *packet) {
 func (w *World) drop(r DropReason) { w.stats.Dropped[r]++ }
 
 func (w *World) send(from int, to netip.AddrPort, b []byte) {
+	if w.nat != nil {
+		w.nat.send(from, to, b)
+		return
+	}
 	w.stats.Sent++
 	w.stats.Bytes += uint64(len(b))
 	dst, ok := w.Index(to)
