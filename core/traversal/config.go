@@ -91,6 +91,12 @@ type Config struct {
 	ConnectTimeout time.Duration
 	// ConnectRetries is the number of CONNECTs sent before giving up.
 	ConnectRetries int
+	// LadderRetries is how many times an initiator whose ladder found no
+	// path asks the rendezvous again (a new CONNECT, so both sides get a
+	// fresh OFFER) before it reports Failed. A lost OFFER to the target
+	// leaves the target silent, and a filtering NAT in front of it then
+	// drops every probe; one retry turns that loss into a delay.
+	LadderRetries int
 
 	// The ladder.
 
@@ -153,6 +159,7 @@ func DefaultConfig() Config {
 		KeepAlive:      20 * time.Second,
 		ConnectTimeout: 2 * time.Second,
 		ConnectRetries: 3,
+		LadderRetries:  1,
 
 		HolePunching:   true,
 		PunchAttempts:  5,
@@ -191,6 +198,7 @@ func (c Config) Validate() error {
 	if err := core.CheckBounds("traversal", []core.IntBound{
 		{Name: "ReachabilityAfter", V: c.ReachabilityAfter, Min: 1},
 		{Name: "ConnectRetries", V: c.ConnectRetries, Min: 1},
+		{Name: "LadderRetries", V: c.LadderRetries, Min: 0},
 		{Name: "PunchAttempts", V: c.PunchAttempts, Min: 1},
 		{Name: "PunchRounds", V: c.PunchRounds, Min: 1},
 		{Name: "PortPrediction", V: c.PortPrediction, Min: 0},

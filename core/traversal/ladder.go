@@ -49,6 +49,8 @@ type peer struct {
 	asking   bool
 	askTries int
 	askTimer core.Timer
+	// ladders counts the ladder runs of this attempt (initiator only).
+	ladders int
 
 	offered    bool
 	remote     wire.NATInfo
@@ -455,9 +457,19 @@ func (t *Traversal) finish(now time.Time, p *peer, early bool) {
 		t.observe(now, Attempt{Peer: p.id, Method: m, Addr: tr.addr, LocalType: t.natType.String(),
 			RemoteType: p.remoteType.String(), Initiator: p.initiator, Result: result, Took: now.Sub(tr.first)})
 	}
-	if p.path == nil {
-		t.fail(now, p, FailExhausted)
+	if p.path != nil {
+		return
 	}
+	if p.initiator && p.ladders < t.cfg.LadderRetries {
+		// Ask again under a new transaction: the target may never have
+		// heard of this one.
+		p.ladders++
+		p.txn, p.asking, p.askTries, p.offered = t.nonce(), true, 0, false
+		t.stats.LadderRetries++
+		t.ask(now, p)
+		return
+	}
+	t.fail(now, p, FailExhausted)
 }
 
 func (t *Traversal) handlePunch(now time.Time, from netip.AddrPort, body []byte) error {

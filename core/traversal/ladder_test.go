@@ -2,11 +2,14 @@ package traversal_test
 
 import (
 	"fmt"
+	"net/netip"
 	"testing"
 	"time"
 
 	"github.com/dchat/network/core"
+	"github.com/dchat/network/core/coretest"
 	"github.com/dchat/network/core/traversal"
+	"github.com/dchat/network/core/wire"
 )
 
 var (
@@ -104,5 +107,49 @@ func TestLadderPairs(t *testing.T) {
 				})
 			}
 		}
+	}
+}
+
+// A lost OFFER to the target leaves it silent, and its filtering NAT then
+// drops every probe of the initiator: the ladder finds nothing. With
+// LadderRetries the initiator asks again and gets its path; without, it
+// reports the failure.
+func TestLadderRetryAfterLostOffer(t *testing.T) {
+	for _, retries := range []int{0, 1} {
+		t.Run(fmt.Sprint("retries=", retries), func(t *testing.T) {
+			l := newLab(t, []spec{{typ: open}, {typ: restricted}}, func(i int, c *traversal.Config) { c.LadderRetries = retries })
+			lost := 0
+			l.block = func(src, dst netip.AddrPort, pkt []byte) bool {
+				// The first OFFER from the rendezvous to the target.
+				if lost == 0 && src == coretest.Addr(0) && len(pkt) > 1 && pkt[1] == byte(wire.KindNATOffer) &&
+					l.boxes[coretest.Addr(2)].public == dst.Addr() {
+					lost++
+					return true
+				}
+				return false
+			}
+			l.start()
+			l.run(time.Second)
+			if err := l.ts[1].Connect(l.net.Now(), l.id(2)); err != nil {
+				t.Fatal(err)
+			}
+			l.run(20 * time.Second)
+			sets, fails := events[traversal.PathSet](l, 1), events[traversal.Failed](l, 1)
+			if lost != 1 {
+				t.Fatalf("%d OFFERs lost, want 1", lost)
+			}
+			if retries == 0 {
+				if len(sets) != 0 || len(fails) != 1 {
+					t.Fatalf("without retries: paths %+v, failures %+v", sets, fails)
+				}
+				return
+			}
+			if len(sets) != 1 || len(fails) != 0 || sets[0].Method != traversal.MethodDirect {
+				t.Fatalf("with a retry: paths %+v, failures %+v", sets, fails)
+			}
+			if st := l.ts[1].Stats(); st.LadderRetries != 1 {
+				t.Errorf("ladder retries %d, want 1", st.LadderRetries)
+			}
+		})
 	}
 }

@@ -64,7 +64,9 @@ type Self struct {
 // Stats counts a Traversal's work.
 type Stats struct {
 	Connects, Offers, Paths, Upgrades, Failures, Losses uint64
-	ProbesSent, ProbesAnswered                          uint64
+	// LadderRetries counts ladders asked for again after finding no path.
+	LadderRetries              uint64
+	ProbesSent, ProbesAnswered uint64
 	// Introductions counts the OFFER pairs this node sent as a rendezvous.
 	Introductions uint64
 	// Drops counts bad input by reason.
