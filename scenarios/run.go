@@ -55,6 +55,7 @@ type runner struct {
 	dht     *dhtRun
 	conn    *connRun
 	relay   *relayRun
+	nat     *natRun
 	private []int // nodes.private, resolved
 	relays  []int // nodes.relays, resolved
 	trace   *reports.TraceWriter
@@ -212,6 +213,9 @@ func (r *runner) netConfig() (sim.NetConfig, error) {
 		}
 		cfg.Filter = sim.FilterConfig{Behavior: sc.Network.Filter.Behavior, Timeout: time.Duration(sc.Network.Filter.BindingTimeout)}
 	}
+	if err := r.natNetConfig(&cfg); err != nil {
+		return cfg, err
+	}
 	cfg.Loss = float64(sc.Network.Loss)
 	cfg.Reorder = sc.Network.Reorder
 	cfg.MTU = int(sc.Network.MTU)
@@ -267,6 +271,9 @@ func (r *runner) buildNode(i int) error {
 		return err
 	}
 	if err := r.attachFeed(i); err != nil {
+		return err
+	}
+	if err := r.attachNAT(i, node); err != nil {
 		return err
 	}
 	r.w.SetNode(i, node)
@@ -328,6 +335,32 @@ func (r *runner) schedule() error {
 	eng := w.Engine()
 	n := sc.Nodes.Count
 	for wi, wl := range sc.Workload {
+		if cw := wl.Connect; cw != nil {
+			if r.nat == nil {
+				return fmt.Errorf("%s: workload[%d].connect: needs nodes.nat", sc.File, wi)
+			}
+			from, to := r.nat.roles.Clients, r.nat.roles.Clients
+			var err error
+			if !cw.From.Empty() {
+				if from, err = cw.From.Resolve(n); err != nil {
+					return fmt.Errorf("%s: workload[%d].connect.from: %w", sc.File, wi, err)
+				}
+			}
+			if !cw.To.Empty() {
+				if to, err = cw.To.Resolve(n); err != nil {
+					return fmt.Errorf("%s: workload[%d].connect.to: %w", sc.File, wi, err)
+				}
+			}
+			round := connectRound{r: r, from: from, to: to, work: cw, index: wi}
+			for k := range max(wl.Count, 1) {
+				at := time.Duration(wl.At) + time.Duration(k)*time.Duration(wl.Every)
+				if at >= time.Duration(sc.Duration) {
+					break
+				}
+				eng.Schedule(at, round, 0, nil)
+			}
+			continue
+		}
 		if wl.Lookups != nil {
 			from, err := wl.Lookups.From.Resolve(n)
 			if err != nil {

@@ -73,6 +73,7 @@ func (r *runner) observe(now time.Time, node int, ev core.Event) {
 	r.observeGossip(now, node, ev)
 	r.observeDHT(node, ev)
 	r.observeConn(node, ev)
+	r.observeNAT(now, node, ev)
 	switch e := ev.(type) {
 	case health.PingSent:
 		r.col.pingSent++
@@ -165,6 +166,7 @@ func (r *runner) summary(wall float64, peak uint64) *reports.Summary {
 	s.DHT = r.dhtSummary()
 	s.Connections = r.connSummary()
 	s.Relay = r.relaySummary()
+	s.NAT = r.natSection()
 	return s
 }
 
@@ -192,7 +194,12 @@ func (r *runner) writeOutputs(s *reports.Summary) error {
 	if err := r.writeRelayOutputs(dir); err != nil {
 		return err
 	}
-	if r.sc.wants("plots") && (r.gossip != nil || r.dht != nil || r.conn != nil || r.relay != nil) {
+	if s.NAT != nil && (sc.wants("csv") || sc.wants("plots") || sc.wants("report")) {
+		if err := reports.WriteNATMatrixCSV(dir, s.NAT.NATCells()); err != nil {
+			return err
+		}
+	}
+	if r.sc.wants("plots") && (r.gossip != nil || r.dht != nil || r.conn != nil || r.relay != nil || r.nat != nil) {
 		if err := reports.PlotDir(dir, r.sc.Name); err != nil && !errors.Is(err, reports.ErrNothingToPlot) {
 			return err
 		}
