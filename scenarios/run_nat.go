@@ -275,5 +275,3 @@ func (r *runner) natSection() *reports.NATSection {
 	}
 	return c.Section()
 }
-
-
