@@ -258,11 +258,19 @@ func (t *Traversal) startLadder(now time.Time, p *peer, delay time.Duration) {
 		t.add(p, p.observed, 0, false)
 		t.add(p, r.Public, 0, false)
 	}
-	t.add(p, r.Relayed, 0, false)
+	// The peer's relay lets this node in at once only where punching
+	// cannot work; otherwise after the first punching round failed (see
+	// tick). Probing it before then only loses probes at its server.
+	punching := t.cfg.HolePunching && punchFeasible(t.natType, p.remoteType)
+	relayRound := 0
+	if punching {
+		relayRound = 2
+	}
+	t.add(p, r.Relayed, relayRound, false)
 	if t.cfg.HolePunching {
 		t.add(p, p.observed, 1, false)
 	}
-	if !t.cfg.HolePunching || !punchFeasible(t.natType, p.remoteType) {
+	if !punching {
 		t.permit(now, p)
 	}
 	t.probe(now, p)
