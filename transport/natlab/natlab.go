@@ -1,14 +1,17 @@
 // Package natlab builds a real NAT lab for tests on one Linux machine
-// (shared/NAT-LAB.md): network namespaces for a public side, a NAT and a
-// private host, joined by veth pairs; nftables masquerading in the NAT
-// namespace (port-restricted cone, or symmetric with fully random ports);
-// coturn on two public addresses for STUN with RFC 5780 (and TURN with
-// long-term credentials); and optionally miniupnpd as the NAT's UPnP IGD.
+// (shared/NAT-LAB.md): network namespaces for a public side and one or
+// more private sites, each a NAT and a private host, joined by veth pairs;
+// nftables masquerading in each NAT namespace (port-restricted cone, or
+// symmetric with fully random ports); coturn on two public addresses for
+// STUN with RFC 5780 (and TURN with long-term credentials); and optionally
+// miniupnpd as a site NAT's UPnP IGD.
 //
 //	[priv] 10.99.0.2 --- 10.99.0.1 [nat] 198.18.0.2 --- 198.18.0.1, .3, .4 [pub]
 //
-// Every address lives in namespaces the lab creates (198.18.0.0/15, the
-// benchmarking range, on the public side; 10.99.0.0/24 inside), so no
+// With Options.Sites, site i is 10.(99-i).0.0/24 behind the WAN address
+// SiteWAN(i) (198.18.0.2, .5, .6, ...), all WAN links on one bridge in
+// pub. Every address lives in namespaces the lab creates (198.18.0.0/15,
+// the benchmarking range, on the public side; 10.x inside), so no
 // traffic leaves them. Namespace names are unique per lab; New registers
 // a cleanup (t.Cleanup) that kills the daemons by PID and deletes the
 // namespaces, also when the test fails.
@@ -60,25 +63,58 @@ func (n NAT) String() string {
 
 // Options choose the lab's parts.
 type Options struct {
+	// NAT is the behaviour of the single site's NAT (when Sites is empty).
 	NAT NAT
 	// TURN runs coturn with long-term credentials (User, Password, Realm)
 	// rather than STUN only.
 	TURN bool
-	// UPnP runs miniupnpd in the NAT namespace (coturn answers its STUN
-	// check of the WAN address).
+	// UPnP runs miniupnpd in the single site's NAT namespace (when Sites is
+	// empty; coturn answers its STUN check of the WAN address).
+	UPnP bool
+	// Sites, if set, builds one private site per entry (at most MaxSites)
+	// instead of the single site NAT and UPnP describe. Site i has its own
+	// NAT and private namespaces, subnet and WAN address (SiteWAN,
+	// SiteLAN, SiteHost).
+	Sites []SiteOptions
+}
+
+// SiteOptions describe one private site: a NAT and a host behind it.
+type SiteOptions struct {
+	NAT NAT
+	// UPnP runs miniupnpd as the site NAT's UPnP IGD.
 	UPnP bool
 }
 
-// Fixed lab addresses (inside the lab's namespaces only).
+// MaxSites bounds Options.Sites.
+const MaxSites = 8
+
+// Fixed lab addresses (inside the lab's namespaces only). Site 0 uses
+// WANIP, LANIP and PrivIP; site i in general SiteWAN(i), SiteLAN(i) and
+// SiteHost(i).
 var (
 	PubIP    = netip.MustParseAddr("198.18.0.1") // coturn's primary address
 	PubIP2   = netip.MustParseAddr("198.18.0.3") // coturn's other address (RFC 5780)
-	PeerIP   = netip.MustParseAddr("198.18.0.4") // for public peers
-	WANIP    = netip.MustParseAddr("198.18.0.2") // the NAT's public address
-	LANIP    = netip.MustParseAddr("10.99.0.1")  // the NAT's private address
-	PrivIP   = netip.MustParseAddr("10.99.0.2")  // the private host
+	PeerIP   = netip.MustParseAddr("198.18.0.4") // for public peers (a rendezvous)
+	WANIP    = netip.MustParseAddr("198.18.0.2") // site 0's NAT's public address
+	LANIP    = netip.MustParseAddr("10.99.0.1")  // site 0's NAT's private address
+	PrivIP   = netip.MustParseAddr("10.99.0.2")  // site 0's private host
 	STUNPort = uint16(3478)
 )
+
+// SiteWAN is site i's NAT's public address: 198.18.0.2 for site 0, then
+// 198.18.0.5, .6, ... (198.18.0.1, .3 and .4 are the public side's).
+func SiteWAN(i int) netip.Addr {
+	if i == 0 {
+		return WANIP
+	}
+	return netip.AddrFrom4([4]byte{198, 18, 0, byte(4 + i)})
+}
+
+// SiteLAN is site i's NAT's private address: 10.(99-i).0.1.
+func SiteLAN(i int) netip.Addr { return netip.AddrFrom4([4]byte{10, byte(99 - i), 0, 1}) }
+
+// SiteHost is site i's private host: 10.(99-i).0.2.
+func SiteHost(i int) netip.Addr { return netip.AddrFrom4([4]byte{10, byte(99 - i), 0, 2}) }
 
 // Lab credentials for coturn's long-term mechanism.
 const (
@@ -87,18 +123,34 @@ const (
 	Realm    = "lab"
 )
 
+// Site is one private site of a running lab.
+type Site struct {
+	// NAT and Priv are the namespace names.
+	NAT, Priv string
+	// Behaviour is the NAT's behaviour.
+	Behaviour NAT
+	// WAN and LAN are the NAT's addresses, Host the private host's.
+	WAN, LAN, Host netip.Addr
+	// UPnPURL is miniupnpd's root description (with SiteOptions.UPnP).
+	UPnPURL string
+}
+
 // Lab is a running lab.
 type Lab struct {
 	t testing.TB
-	// Namespace names.
+	// Namespace names: the public side, and site 0's NAT and private host.
 	Pub, NAT, Priv string
+	// Sites are the private sites (one unless Options.Sites said more).
+	Sites []*Site
 	// STUN is coturn's primary address (also the TURN server).
 	STUN netip.AddrPort
-	// UPnPURL is miniupnpd's root description (with Options.UPnP).
+	// UPnPURL is site 0's miniupnpd root description (with UPnP).
 	UPnPURL string
 
-	dir   string
-	procs []*exec.Cmd
+	id       string
+	dir      string
+	procs    []*exec.Cmd
+	logNames []string // daemon log names
 }
 
 // Tools are the commands a lab needs.
@@ -120,32 +172,37 @@ func Require(t testing.TB) {
 var seq atomic.Int64
 
 // New builds a lab, or skips t where it cannot run (Require).
+//
+//	[priv0] 10.99.0.2 --- 10.99.0.1 [nat0] 198.18.0.2 ---+
+//	[priv1] 10.98.0.2 --- 10.98.0.1 [nat1] 198.18.0.5 ---+- bridge [pub] 198.18.0.1, .3, .4
+//	...                                                  |
+//
+// The public namespace joins the sites' WAN links on a bridge, so every
+// NAT and every public address share one 198.18.0.0/24 segment.
 func New(t testing.TB, opt Options) *Lab {
 	t.Helper()
 	Require(t)
+	sites := opt.Sites
+	if len(sites) == 0 {
+		sites = []SiteOptions{{NAT: opt.NAT, UPnP: opt.UPnP}}
+	}
+	if len(sites) > MaxSites {
+		t.Fatalf("natlab: %d sites, at most %d", len(sites), MaxSites)
+	}
 	id := fmt.Sprintf("dcl%d-%d", os.Getpid(), seq.Add(1))
-	l := &Lab{t: t, Pub: id + "-pub", NAT: id + "-nat", Priv: id + "-priv",
-		STUN: netip.AddrPortFrom(PubIP, STUNPort), dir: t.TempDir()}
+	l := &Lab{t: t, id: id, Pub: id + "-pub", STUN: netip.AddrPortFrom(PubIP, STUNPort), dir: t.TempDir()}
 	t.Cleanup(l.cleanup)
-	for _, ns := range []string{l.Pub, l.NAT, l.Priv} {
-		l.must("ip", "netns", "add", ns)
-	}
-	l.must("ip", "-n", l.NAT, "link", "add", "wan", "type", "veth", "peer", "name", "ext", "netns", l.Pub)
-	l.must("ip", "-n", l.NAT, "link", "add", "lan", "type", "veth", "peer", "name", "eth0", "netns", l.Priv)
+	l.must("ip", "netns", "add", l.Pub)
+	l.must("ip", "-n", l.Pub, "link", "add", "name", "br0", "type", "bridge")
 	for _, a := range []netip.Addr{PubIP, PubIP2, PeerIP} {
-		l.must("ip", "-n", l.Pub, "addr", "add", a.String()+"/24", "dev", "ext")
+		l.must("ip", "-n", l.Pub, "addr", "add", a.String()+"/24", "dev", "br0")
 	}
-	l.must("ip", "-n", l.NAT, "addr", "add", WANIP.String()+"/24", "dev", "wan")
-	l.must("ip", "-n", l.NAT, "addr", "add", LANIP.String()+"/24", "dev", "lan")
-	l.must("ip", "-n", l.Priv, "addr", "add", PrivIP.String()+"/24", "dev", "eth0")
-	for ns, links := range map[string][]string{l.Pub: {"lo", "ext"}, l.NAT: {"lo", "wan", "lan"}, l.Priv: {"lo", "eth0"}} {
-		for _, link := range links {
-			l.must("ip", "-n", ns, "link", "set", link, "up")
-		}
+	l.must("ip", "-n", l.Pub, "link", "set", "lo", "up")
+	l.must("ip", "-n", l.Pub, "link", "set", "br0", "up")
+	for i, so := range sites {
+		l.addSite(i, so)
 	}
-	l.must("ip", "-n", l.Priv, "route", "add", "default", "via", LANIP.String())
-	l.must("ip", "netns", "exec", l.NAT, "sysctl", "-qw", "net.ipv4.ip_forward=1")
-	l.nft(opt)
+	l.NAT, l.Priv, l.UPnPURL = l.Sites[0].NAT, l.Sites[0].Priv, l.Sites[0].UPnPURL
 
 	args := []string{"-c", "/dev/null", "-n", "-L", PubIP.String(), "-L", PubIP2.String(),
 		"-p", fmt.Sprint(STUNPort), "--alt-listening-port", fmt.Sprint(STUNPort + 1),
@@ -156,50 +213,113 @@ func New(t testing.TB, opt Options) *Lab {
 	} else {
 		args = append(args, "--stun-only")
 	}
-	l.daemon(l.Pub, "turnserver", args...)
+	l.daemon(l.Pub, "turnserver", "turnserver", args...)
 	l.waitListening(l.Pub, "-uln", netip.AddrPortFrom(PubIP2, STUNPort+1).String())
 	l.waitListening(l.Pub, "-uln", l.STUN.String())
 
-	if opt.UPnP {
-		conf := filepath.Join(l.dir, "miniupnpd.conf")
-		err := os.WriteFile(conf, []byte(fmt.Sprintf(`ext_ifname=wan
+	for i, so := range sites {
+		if so.UPnP {
+			l.startUPnP(i, l.Sites[i])
+		}
+	}
+	if l.Sites[0].UPnPURL != "" {
+		l.UPnPURL = l.Sites[0].UPnPURL
+	}
+	return l
+}
+
+// addSite builds site i: its NAT and private namespaces, the veth pairs
+// (the WAN link's public end on pub's bridge) and the NAT's rules.
+func (l *Lab) addSite(i int, so SiteOptions) {
+	l.t.Helper()
+	s := &Site{NAT: fmt.Sprintf("%s-nat%d", l.id, i), Priv: fmt.Sprintf("%s-priv%d", l.id, i),
+		Behaviour: so.NAT, WAN: SiteWAN(i), LAN: SiteLAN(i), Host: SiteHost(i)}
+	if i == 0 {
+		s.NAT, s.Priv = l.id+"-nat", l.id+"-priv" // the single-site names
+	}
+	l.Sites = append(l.Sites, s)
+	for _, ns := range []string{s.NAT, s.Priv} {
+		l.must("ip", "netns", "add", ns)
+	}
+	ext := fmt.Sprintf("ext%d", i)
+	l.must("ip", "-n", s.NAT, "link", "add", "wan", "type", "veth", "peer", "name", ext, "netns", l.Pub)
+	l.must("ip", "-n", l.Pub, "link", "set", ext, "master", "br0")
+	l.must("ip", "-n", s.NAT, "link", "add", "lan", "type", "veth", "peer", "name", "eth0", "netns", s.Priv)
+	l.must("ip", "-n", s.NAT, "addr", "add", s.WAN.String()+"/24", "dev", "wan")
+	l.must("ip", "-n", s.NAT, "addr", "add", s.LAN.String()+"/24", "dev", "lan")
+	l.must("ip", "-n", s.Priv, "addr", "add", s.Host.String()+"/24", "dev", "eth0")
+	for _, ll := range []struct{ ns, link string }{{l.Pub, ext}, {s.NAT, "lo"}, {s.NAT, "wan"}, {s.NAT, "lan"}, {s.Priv, "lo"}, {s.Priv, "eth0"}} {
+		l.must("ip", "-n", ll.ns, "link", "set", ll.link, "up")
+	}
+	l.must("ip", "-n", s.Priv, "route", "add", "default", "via", s.LAN.String())
+	l.must("ip", "netns", "exec", s.NAT, "sysctl", "-qw", "net.ipv4.ip_forward=1")
+	l.nft(i, s, so)
+}
+
+// startUPnP runs miniupnpd as site i's gateway.
+func (l *Lab) startUPnP(i int, s *Site) {
+	l.t.Helper()
+	conf := filepath.Join(l.dir, fmt.Sprintf("miniupnpd%d.conf", i))
+	subnet := netip.PrefixFrom(s.LAN, 24).Masked()
+	err := os.WriteFile(conf, []byte(fmt.Sprintf(`ext_ifname=wan
 listening_ip=lan
 port=5000
 enable_upnp=yes
 enable_natpmp=yes
 secure_mode=no
 system_uptime=yes
-uuid=3d3cec3a-8cf0-11e0-98ee-001a6b5d0001
+uuid=3d3cec3a-8cf0-11e0-98ee-001a6b5d%04x
 ext_perform_stun=yes
 ext_stun_host=%s
 ext_stun_port=%d
-allow 1024-65535 10.99.0.0/24 1024-65535
+allow 1024-65535 %s 1024-65535
 deny 0-65535 0.0.0.0/0 0-65535
-`, PubIP, STUNPort)), 0o644)
-		if err != nil {
-			t.Fatal(err)
-		}
-		l.daemon(l.NAT, "miniupnpd", "-f", conf, "-d", "-P", filepath.Join(l.dir, "miniupnpd.pid"))
-		l.waitListening(l.NAT, "-tln", ":5000") // on 0.0.0.0 or the LAN address
-		l.UPnPURL = fmt.Sprintf("http://%s:5000/rootDesc.xml", LANIP)
+`, i+1, PubIP, STUNPort, subnet)), 0o644)
+	if err != nil {
+		l.t.Fatal(err)
 	}
-	return l
+	name := "miniupnpd"
+	if i > 0 {
+		name = fmt.Sprintf("miniupnpd%d", i)
+	}
+	l.daemon(s.NAT, name, "miniupnpd", "-f", conf, "-d", "-P", filepath.Join(l.dir, name+".pid"))
+	l.waitListening(s.NAT, "-tln", ":5000") // on 0.0.0.0 or the LAN address
+	s.UPnPURL = fmt.Sprintf("http://%s:5000/rootDesc.xml", s.LAN)
 }
 
-// nft installs the NAT's rules (and miniupnpd's chains).
-func (l *Lab) nft(opt Options) {
+// nft installs site s's NAT rules (and miniupnpd's chains).
+func (l *Lab) nft(i int, s *Site, so SiteOptions) {
 	masq := "masquerade"
-	if opt.NAT == Symmetric {
+	if so.NAT == Symmetric {
 		masq = "masquerade random,fully-random"
 	}
+	// The input chain drops what arrives unasked on the WAN for the NAT
+	// box itself, as a home gateway's firewall does. Without it Linux
+	// conntrack records each such packet (a hole-punching probe that beat
+	// the box's own outbound one, say) as a flow to the box, and the
+	// masquerade of the host's outbound packet to the same peer, whose
+	// reply tuple it would reuse, then takes another external port: the
+	// box would behave as symmetric exactly when punching. A packet
+	// dropped before conntrack confirms it leaves no entry. (This also
+	// keeps RFC 5780 filtering-test answers, which the NAT drops, from
+	// reserving tuples.) Packets for a socket of the box itself are let
+	// in: miniupnpd's STUN check of its WAN address (CHANGE-REQUEST
+	// answers from coturn's other address and port) needs them.
 	rules := `table ip nat {
 	chain postrouting {
 		type nat hook postrouting priority 100; policy accept;
 		oifname "wan" ` + masq + `
 	}
 }
+table ip gateway {
+	chain input {
+		type filter hook input priority 0; policy accept;
+		iifname "wan" ct state new socket transparent 0 accept
+		iifname "wan" ct state new drop
+	}
+}
 `
-	if opt.UPnP {
+	if so.UPnP {
 		rules += `table inet filter {
 	chain miniupnpd { }
 	chain prerouting_miniupnpd { }
@@ -219,11 +339,11 @@ func (l *Lab) nft(opt Options) {
 }
 `
 	}
-	file := filepath.Join(l.dir, "nat.nft")
+	file := filepath.Join(l.dir, fmt.Sprintf("nat%d.nft", i))
 	if err := os.WriteFile(file, []byte(rules), 0o644); err != nil {
 		l.t.Fatal(err)
 	}
-	l.must("ip", "netns", "exec", l.NAT, "nft", "-f", file)
+	l.must("ip", "netns", "exec", s.NAT, "nft", "-f", file)
 }
 
 // must runs a setup command or fails the test.
@@ -244,10 +364,11 @@ func (l *Lab) Run(ns, name string, args ...string) (string, error) {
 }
 
 // daemon starts a long-running command in ns, its output in the lab's
-// directory; cleanup kills it by PID.
-func (l *Lab) daemon(ns, name string, args ...string) {
+// directory as logName.log; cleanup kills it by PID.
+func (l *Lab) daemon(ns, logName, name string, args ...string) {
 	l.t.Helper()
-	log, err := os.Create(filepath.Join(l.dir, name+".log"))
+	l.logNames = append(l.logNames, logName)
+	log, err := os.Create(filepath.Join(l.dir, logName+".log"))
 	if err != nil {
 		l.t.Fatal(err)
 	}
@@ -281,7 +402,7 @@ func (l *Lab) waitListening(ns, flags, addr string) {
 // logs returns the daemons' output.
 func (l *Lab) logs() string {
 	var b strings.Builder
-	for _, name := range []string{"turnserver", "miniupnpd"} {
+	for _, name := range l.logNames {
 		if out, err := os.ReadFile(filepath.Join(l.dir, name+".log")); err == nil {
 			fmt.Fprintf(&b, "--- %s.log\n%s\n", name, tail(out, 4000))
 		}
@@ -305,9 +426,12 @@ func (l *Lab) cleanup() {
 		cmd.Process.Kill()
 		cmd.Wait()
 	}
-	for _, ns := range []string{l.Priv, l.NAT, l.Pub} {
-		exec.Command("ip", "netns", "del", ns).Run() // absent if setup failed early
+	for _, s := range l.Sites {
+		for _, ns := range []string{s.Priv, s.NAT} {
+			exec.Command("ip", "netns", "del", ns).Run() // absent if setup failed early
+		}
 	}
+	exec.Command("ip", "netns", "del", l.Pub).Run()
 }
 
 // helperEnv selects a helper in a re-executed test binary.
