@@ -16,6 +16,7 @@ import (
 
 	"github.com/dchat/network/core"
 	"github.com/dchat/network/core/identity"
+	"github.com/dchat/network/core/traversal"
 )
 
 // Config is the node's TOML file: [node] for this process, [network] for
@@ -27,8 +28,8 @@ type Config struct {
 	NAT     NATConfig
 }
 
-// NATConfig is the [nat] table: the servers and gateway NAT traversal
-// uses (nat-check reads it; the traversal component will).
+// NATConfig is the [nat] table: the servers, gateway and rendezvous NAT
+// traversal (core/traversal) uses; nat-check reads it too.
 type NATConfig struct {
 	// STUNServers answer binding requests (RFC 8489); with two addresses
 	// (RFC 5780) they also classify the NAT. IP:port.
@@ -40,8 +41,15 @@ type NATConfig struct {
 	// UPnPURL is the gateway's root description
 	// (http://192.168.1.1:5000/rootDesc.xml); empty: SSDP discovery.
 	UPnPURL string `toml:"upnp_url"`
-	// Rendezvous peers coordinate hole punching, as multiaddrs.
+	// Rendezvous peers coordinate hole punching, as multiaddrs. A node
+	// that finds itself listed serves as a rendezvous.
 	Rendezvous []Multiaddr `toml:"rendezvous"`
+	// ServeRendezvous makes the node a rendezvous for others even when it
+	// is not listed in Rendezvous.
+	ServeRendezvous bool `toml:"serve_rendezvous"`
+	// Relay says when the node allocates a TURN relay of its own: "auto"
+	// (when its NAT is symmetric or unknown), "always" or "never".
+	Relay string `toml:"relay"`
 }
 
 // TURNServerConfig is one [[nat.turn_servers]] entry.
@@ -89,6 +97,7 @@ func DefaultConfig() Config {
 			STUNServers: []netip.AddrPort{},
 			TURNServers: []TURNServerConfig{},
 			Rendezvous:  []Multiaddr{},
+			Relay:       traversal.RelayAuto.String(),
 		},
 	}
 }
@@ -365,6 +374,9 @@ func (n NATConfig) validate() error {
 			return bad("upnp_url", "want the http URL of the gateway's root description, got %q", n.UPnPURL)
 		}
 	}
+	if _, err := traversal.ParseRelayPolicy(n.Relay); err != nil {
+		return bad("relay", "want \"auto\", \"always\" or \"never\", got %q", n.Relay)
+	}
 	return nil
 }
 
@@ -460,7 +472,7 @@ func exampleConfig() string {
 listen = "` + d.Node.Listen.String() + `"
 # Directory of the identity key (identity.key) and the peer store (peers.json).
 data_dir = "` + d.Node.DataDir + `"
-# HTTP admin endpoint (/status, /metrics, /peers, /publish, /messages).
+# HTTP admin endpoint (/status, /metrics, /peers, /publish, /messages, /connect).
 admin = "` + d.Node.Admin.String() + `"
 # The admin endpoint must be on loopback unless this is true.
 allow_remote_admin = false
@@ -485,7 +497,13 @@ upnp = false
 # The gateway's root description URL; empty: find it by SSDP.
 upnp_url = ""
 # Rendezvous peers for hole punching, as /ip4/<addr>/udp/<port>/p2p/<peer ID>.
+# A node that finds its own peer ID here serves as a rendezvous.
 rendezvous = []
+# Serve as a rendezvous for other nodes even when not listed above.
+serve_rendezvous = false
+# When to allocate a TURN relay of our own: "auto" (symmetric or unknown
+# NAT), "always" or "never".
+relay = "` + d.NAT.Relay + `"
 
 [network]
 `)

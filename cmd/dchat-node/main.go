@@ -59,7 +59,7 @@ func newRoot(ctx context.Context, stdout, stderr io.Writer) *cobra.Command {
 	root.SetContext(ctx)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &ConfigError{Err: err} })
 	root.AddCommand(runCmd(stderr), keygenCmd(stdout), idCmd(stdout), configCmd(stdout),
-		statusCmd(stdout), peersCmd(stdout), publishCmd(stdout), messagesCmd(stdout), natCheckCmd(stdout, stderr))
+		statusCmd(stdout), peersCmd(stdout), publishCmd(stdout), messagesCmd(stdout), connectCmd(stdout), natCheckCmd(stdout, stderr))
 	for _, c := range root.Commands() {
 		c.Args = wrapArgs(c.Args)
 	}

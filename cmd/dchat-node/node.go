@@ -23,6 +23,7 @@ import (
 	"github.com/dchat/network/core/gossip"
 	"github.com/dchat/network/core/health"
 	"github.com/dchat/network/core/identity"
+	"github.com/dchat/network/core/traversal"
 	"github.com/dchat/network/core/wire"
 	"github.com/dchat/network/transport"
 )
@@ -44,7 +45,13 @@ type Node struct {
 	dht    *dht.DHT
 	mgr    *connmgr.Manager
 	gossip *gossip.Gossip
+	nat    *traversal.Traversal
 	boot   []dht.BootstrapPeer
+	// paths and natFailed are loop-owned: the latest traversal path to
+	// each peer, and why its latest attempt failed.
+	paths      map[identity.PeerID]traversal.Path
+	natFailed  map[identity.PeerID]string
+	registered map[netip.AddrPort]netip.AddrPort
 
 	admin    net.Listener
 	srv      *http.Server
@@ -57,12 +64,15 @@ type Node struct {
 }
 
 type metrics struct {
-	coreDrops  *prometheus.CounterVec
-	deliveries prometheus.Counter
-	latency    prometheus.Histogram
-	lookups    *prometheus.CounterVec
-	published  prometheus.Counter
-	messages   *prometheus.CounterVec
+	coreDrops   *prometheus.CounterVec
+	deliveries  prometheus.Counter
+	latency     prometheus.Histogram
+	lookups     *prometheus.CounterVec
+	published   prometheus.Counter
+	messages    *prometheus.CounterVec
+	natAttempts *prometheus.CounterVec
+	natPaths    *prometheus.CounterVec
+	natFailures *prometheus.CounterVec
 }
 
 // deliveredMessage is one line of /messages.
@@ -100,6 +110,11 @@ func StartNode(cfg Config, logger *slog.Logger) (*Node, error) {
 
 	tcfg := transport.DefaultConfig()
 	tcfg.Listen = cfg.Node.Listen
+	tcfg.UPnPURL = cfg.NAT.UPnPURL
+	for _, s := range cfg.NAT.TURNServers {
+		tcfg.TURNServers = append(tcfg.TURNServers,
+			transport.TURNServer{Addr: s.Address, Username: s.Username, Password: s.Password, Realm: s.Realm})
+	}
 	h, err := transport.New(tcfg, id, core.ObserverFunc(n.observe), logger)
 	if err != nil {
 		return nil, err
@@ -159,8 +174,15 @@ func (n *Node) assemble(h *transport.Host) error {
 	if _, err := connmgr.NewFeed(m, connmgr.DHTCandidates{DHT: d, Rand: h.Env().Rand}, connmgr.DefaultFeedConfig()); err != nil {
 		return err
 	}
+	t, err := traversal.New(node, n.traversalConfig())
+	if err != nil {
+		return err
+	}
 	h.SetNode(node)
-	n.h, n.node, n.dht, n.mgr, n.gossip = h, node, d, m, g
+	n.h, n.node, n.dht, n.mgr, n.gossip, n.nat = h, node, d, m, g, t
+	n.paths, n.natFailed = map[identity.PeerID]traversal.Path{}, map[identity.PeerID]string{}
+	n.registered = map[netip.AddrPort]netip.AddrPort{}
+	t.OnPath(n.onPath)
 	return nil
 }
 
@@ -298,6 +320,8 @@ func (n *Node) observe(_ time.Time, ev core.Event) {
 		n.log.Debug("connection open", "addr", e.Addr)
 	case connmgr.Close:
 		n.log.Debug("connection closed", "addr", e.Addr)
+	default:
+		n.observeNAT(ev)
 	}
 }
 
@@ -346,8 +370,18 @@ func (n *Node) initMetrics() {
 		messages: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "dchat_messages_total", Help: "Protocol messages received (decoded) and sent, by kind and direction.",
 		}, []string{"kind", "dir"}),
+		natAttempts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "dchat_nat_attempts_total", Help: "NAT traversal methods tried, by method and result (ok, failed, abandoned).",
+		}, []string{"method", "result"}),
+		natPaths: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "dchat_nat_paths_total", Help: "First paths NAT traversal found to a peer, by method.",
+		}, []string{"method"}),
+		natFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "dchat_nat_failures_total", Help: "NAT traversal attempts that found no path, by reason.",
+		}, []string{"reason"}),
 	}
 	n.reg.MustRegister(n.m.coreDrops, n.m.deliveries, n.m.latency, n.m.lookups, n.m.published, n.m.messages,
+		n.m.natAttempts, n.m.natPaths, n.m.natFailures,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 }
 
@@ -393,12 +427,15 @@ type Status struct {
 	Sessions     int             `json:"sessions"`
 	Uptime       string          `json:"uptime"`
 	UptimeSec    float64         `json:"uptime_seconds"`
+	NAT          NATStatus       `json:"nat"`
 }
 
 // PeersReply is the answer of /peers.
 type PeersReply struct {
 	RoutingTable []storedPeer         `json:"routing_table"`
 	Connections  []connmgr.Connection `json:"connections"`
+	// Paths are the NAT traversal paths, by peer (sorted).
+	Paths []PeerPath `json:"nat_paths"`
 }
 
 func (n *Node) handler() http.Handler {
@@ -407,6 +444,7 @@ func (n *Node) handler() http.Handler {
 	mux.HandleFunc("GET /peers", n.handlePeers)
 	mux.HandleFunc("POST /publish", n.handlePublish)
 	mux.HandleFunc("GET /messages", n.handleMessages)
+	mux.HandleFunc("POST /connect", n.handleConnect)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(n.reg, promhttp.HandlerOpts{}))
 	return mux
 }
@@ -424,6 +462,7 @@ func (n *Node) handleStatus(w http.ResponseWriter, r *http.Request) {
 		st.RoutingSize = n.dht.Table().Len()
 		st.Bootstrapped = n.dht.Bootstrapped()
 		st.Connections = n.mgr.Count()
+		st.NAT = n.natStatus()
 	}); err != nil {
 		http.Error(w, err.Error(), http.StatusServiceUnavailable)
 		return
@@ -450,6 +489,7 @@ func (n *Node) handlePeers(w http.ResponseWriter, r *http.Request) {
 			rep.RoutingTable = append(rep.RoutingTable, storedPeer{ID: p.ID, Addr: p.Addr})
 		}
 		rep.Connections = n.mgr.Connections()
+		rep.Paths = n.peerPaths()
 	}); err != nil {
 		http.Error(w, err.Error(), http.StatusServiceUnavailable)
 		return
