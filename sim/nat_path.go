@@ -308,14 +308,24 @@ func (n *natWorld) emit(from int, src, dst Endpoint, data []byte, size int, msg 
 		w.drop(reason)
 		return
 	}
+	pk := natPacket{from: from, to: to, src: src, dst: dst, svc: svc, size: size, data: data, msg: msg}
+	if w.chaos != nil && len(w.chaos.links) > 0 {
+		n.emitFaulty(pk, at)
+		return
+	}
+	n.schedule(pk, at)
+}
+
+// schedule puts a copy of pk on the engine, arriving at at.
+func (n *natWorld) schedule(pk natPacket, at time.Duration) {
 	var p *natPacket
 	if k := len(n.free); k > 0 {
 		p, n.free = n.free[k-1], n.free[:k-1]
 	} else {
 		p = new(natPacket)
 	}
-	*p = natPacket{from: from, to: to, src: src, dst: dst, svc: svc, size: size, data: data, msg: msg}
-	w.eng.Schedule(at, n, evArrive, p)
+	*p = pk
+	n.w.eng.Schedule(at, n, evArrive, p)
 }
 
 // dropInbound counts a drop of the NAT model's own reasons.
@@ -385,7 +395,7 @@ func (n *natWorld) atNode(p *natPacket) {
 	w.stats.Delivered++
 	if p.msg.kind == ctlNone {
 		if node := w.nodes[p.to].node; node != nil {
-			node.HandlePacket(w.eng.Time(), p.src.AddrPort(), p.data)
+			node.HandlePacket(w.NodeTime(p.to), p.src.AddrPort(), p.data)
 		}
 		return
 	}

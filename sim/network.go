@@ -186,10 +186,17 @@ type PartitionID uint64
 // netPartition is one active partition. label has one entry per node. For a
 // grouped partition it is 0 for a node in no group, else group index + 1;
 // for a one-way partition it is a bit set of netPartFrom and netPartTo.
+//
+// A partial partition cuts only some of the links it separates: partial
+// is set, and a link is cut when its hash under salt is below threshold.
 type netPartition struct {
 	id     PartitionID
 	oneWay bool
 	label  []int32
+
+	partial   bool
+	salt      uint64
+	threshold uint64
 }
 
 const (
@@ -200,10 +207,33 @@ const (
 // blocks reports whether p separates from -> to.
 func (p *netPartition) blocks(from, to int) bool {
 	a, b := p.label[from], p.label[to]
+	var sep bool
 	if p.oneWay {
-		return a&netPartFrom != 0 && b&netPartTo != 0
+		sep = a&netPartFrom != 0 && b&netPartTo != 0
+	} else {
+		sep = a != 0 && b != 0 && a != b
 	}
-	return a != 0 && b != 0 && a != b
+	if !sep || !p.partial {
+		return sep
+	}
+	return p.linkCut(from, to)
+}
+
+// linkCut reports whether a partial partition cuts the link from -> to:
+// for a two-way partition the unordered pair (both directions together),
+// for a one-way one the directed link.
+func (p *netPartition) linkCut(from, to int) bool {
+	if !p.oneWay && from > to {
+		from, to = to, from
+	}
+	x := p.salt ^ linkKey(from, to)
+	// splitmix64 finalizer: a well-mixed hash of (salt, link).
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	x ^= x >> 31
+	return x < p.threshold
 }
 
 // Network is the model of the links between the nodes: base latency, jitter,
@@ -550,6 +580,40 @@ func (n *Network) PartitionOneWay(from, to []int) PartitionID {
 		label[i] |= netPartTo
 	}
 	return n.addPartition(true, label)
+}
+
+// PartitionPartial starts a partition that cuts only a share of the links
+// a full one would: with oneWay false, like Partition(groups) (links
+// between different groups, both directions of a pair cut together); with
+// oneWay true, like PartitionOneWay(groups[0], the other groups) (directed
+// links from the first group to the others). Which links are cut is a
+// pure function of salt and the pair, so the same salt (drawn from the
+// seed) cuts the same links; share is in (0, 1], and 1 cuts them all.
+// Heal ends it. It panics as Partition and PartitionOneWay do, or if
+// share is outside (0, 1] or oneWay is given fewer than two groups.
+func (n *Network) PartitionPartial(groups [][]int, oneWay bool, share float64, salt uint64) PartitionID {
+	if !(share > 0 && share <= 1) {
+		panic(fmt.Sprintf("sim: PartitionPartial: share %v outside (0, 1]", share))
+	}
+	var id PartitionID
+	if oneWay {
+		if len(groups) < 2 {
+			panic("sim: PartitionPartial: a one-way partition needs two groups")
+		}
+		var to []int
+		for _, g := range groups[1:] {
+			to = append(to, g...)
+		}
+		id = n.PartitionOneWay(groups[0], to)
+	} else {
+		id = n.Partition(groups)
+	}
+	if share < 1 {
+		p := &n.parts[len(n.parts)-1]
+		p.partial, p.salt = true, salt
+		p.threshold = uint64(math.Ldexp(share, 64))
+	}
+	return id
 }
 
 // checkNode panics with a clear message if i is not a node index.

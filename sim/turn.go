@@ -303,7 +303,7 @@ func (c *turnClient) sendVia(n *natWorld, from int, dst Endpoint, b []byte) {
 // node, from the peer the server saw.
 func (c *turnClient) deliverData(n *natWorld, p *natPacket) {
 	if node := n.w.nodes[p.to].node; node != nil {
-		node.HandlePacket(n.w.eng.Time(), p.msg.addr.AddrPort(), p.data)
+		node.HandlePacket(n.w.NodeTime(p.to), p.msg.addr.AddrPort(), p.data)
 	}
 }
 

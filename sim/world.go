@@ -42,6 +42,9 @@ type World struct {
 	// nil when NetConfig configures none, and then packets take the plain
 	// path below.
 	nat *natWorld
+	// chaos holds link faults and clock skew (see chaos.go); nil until
+	// the first is set, and then the packet path pays one nil check.
+	chaos *worldChaos
 }
 
 // NetStats counts packets at the world level.
@@ -244,7 +247,7 @@ func (w *World) Crash(i int) {
 		w.nat.crash(i)
 	}
 	if sn.node != nil {
-		sn.node.Stop(w.Now())
+		sn.node.Stop(w.NodeTime(i))
 	}
 	w.sink(w.Now(), i, NodeDown{})
 }
@@ -263,7 +266,7 @@ func (w *World) Restart(i int, replacement *core.Node) {
 	}
 	w.sink(w.Now(), i, NodeUp{KeptState: replacement == nil})
 	if sn.node != nil {
-		sn.node.Start(w.Now())
+		sn.node.Start(w.NodeTime(i))
 	}
 }
 
@@ -299,7 +302,7 @@ func (w *World) deliver(p *packet) {
 		sn := &w.nodes[p.to]
 		w.stats.Delivered++
 		if sn.node != nil {
-			sn.node.HandlePacket(w.eng.Time(), w.nodes[p.from].addr, p.data)
+			sn.node.HandlePacket(w.NodeTime(p.to), w.nodes[p.from].addr, p.data)
 		}
 	}
 	p.data = nil
@@ -325,6 +328,15 @@ func (w *World) send(from int, to netip.AddrPort, b []byte) {
 		w.drop(reason)
 		return
 	}
+	if w.chaos != nil && len(w.chaos.links) > 0 {
+		w.sendFaulty(from, dst, b, at)
+		return
+	}
+	w.schedulePacket(from, dst, b, at)
+}
+
+// schedulePacket puts a packet from -> dst on the engine, arriving at at.
+func (w *World) schedulePacket(from, dst int, b []byte, at time.Duration) {
 	var p *packet
 	if n := len(w.free); n > 0 {
 		p, w.free = w.free[n-1], w.free[:n-1]
@@ -351,10 +363,13 @@ func (NodeUp) Kind() string { return "node.up" }
 
 type nodeClock struct{ sn *simNode }
 
-func (c nodeClock) Now() time.Time { return c.sn.w.eng.Time() }
+func (c nodeClock) Now() time.Time { return c.sn.w.NodeTime(c.sn.idx) }
 
 func (c nodeClock) AfterFunc(d time.Duration, f func()) core.Timer {
 	sn, inc := c.sn, c.sn.incarnation
+	if sk := sn.w.skewOf(sn.idx); sk != nil {
+		d = sk.s.TrueDelay(d)
+	}
 	return c.sn.w.eng.AfterFunc(d, func() {
 		if sn.incarnation == inc {
 			f()
@@ -370,7 +385,12 @@ func (t nodeTransport) LocalAddr() netip.AddrPort { return t.sn.addr }
 
 type nodeObserver struct{ sn *simNode }
 
-func (o nodeObserver) Observe(now time.Time, ev core.Event) { o.sn.w.sink(now, o.sn.idx, ev) }
+func (o nodeObserver) Observe(now time.Time, ev core.Event) {
+	if o.sn.w.skewOf(o.sn.idx) != nil {
+		now = o.sn.w.eng.Time() // a skewed node's reading is not the trace's time line
+	}
+	o.sn.w.sink(now, o.sn.idx, ev)
+}
 
 // StreamRand returns the random stream for (seed, node, purpose), the same
 // one World.Rand gives. Node -1 stands for the world itself.
