@@ -51,6 +51,7 @@ type DHT struct {
 	gossipValid   bool
 
 	stats Stats
+	liar  Liar // nil: an honest node (adversary.go)
 }
 
 // Stats counts a DHT's work.
@@ -339,6 +340,9 @@ func (d *DHT) nodesFor(target identity.Key, requester identity.PeerID, from neti
 			continue
 		}
 		out = append(out, wire.DHTNode{ID: pubKey(p.ID), Flags: p.Flags(), Addr: p.Addr})
+	}
+	if d.liar != nil {
+		return d.liar.Nodes(target, requester, from, out)
 	}
 	return out
 }

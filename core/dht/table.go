@@ -98,9 +98,14 @@ type Table struct {
 	touchedAll time.Time
 	index      map[identity.PeerID]*entry
 	groups     map[netip.Prefix]int // peers per diversity group, when limits are on
-	size       int
-	version    uint64
-	scratch    []distEntry // Closest's working set
+	// endpoints holds the peer at each address, when limits are on: one
+	// socket is one node, so a second identity at an address already in
+	// the table is refused (several Sybil identities behind one address
+	// get one slot).
+	endpoints map[netip.AddrPort]identity.PeerID
+	size      int
+	version   uint64
+	scratch   []distEntry // Closest's working set
 }
 
 // at returns bucket i, creating it (and those below it) if needed. It may
@@ -133,8 +138,9 @@ func (t *Table) replIn(i int) []*entry {
 func NewTable(self identity.PeerID, k, repl int, div Diversity) *Table {
 	return &Table{
 		self: self, selfKey: self.Key(), k: k, repl: repl, div: div,
-		index:  make(map[identity.PeerID]*entry),
-		groups: make(map[netip.Prefix]int),
+		index:     make(map[identity.PeerID]*entry),
+		groups:    make(map[netip.Prefix]int),
+		endpoints: make(map[netip.AddrPort]identity.PeerID),
 	}
 }
 
@@ -207,7 +213,16 @@ func validAddr(ap netip.AddrPort) bool {
 // full).
 func (t *Table) Admissible(key identity.Key, addr netip.AddrPort) bool {
 	i := t.BucketIndex(key)
-	return i >= 0 && validAddr(addr) && t.diverse(i, t.group(addr.Addr()))
+	return i >= 0 && validAddr(addr) && t.diverse(i, t.group(addr.Addr())) && !t.endpointTaken(addr, identity.PeerID{})
+}
+
+// endpointTaken reports whether another peer than id holds addr.
+func (t *Table) endpointTaken(addr netip.AddrPort, id identity.PeerID) bool {
+	if !t.div.Enabled {
+		return false
+	}
+	other, ok := t.endpoints[addr]
+	return ok && other != id
 }
 
 // diverse reports whether one more peer of group g fits the limits of
@@ -257,7 +272,7 @@ func (t *Table) Update(now time.Time, p PeerInfo, rtt time.Duration) (Outcome, P
 	}
 	key := p.dhtKey()
 	i := t.BucketIndex(key)
-	if !t.diverse(i, t.group(p.Addr.Addr())) {
+	if !t.diverse(i, t.group(p.Addr.Addr())) || t.endpointTaken(p.Addr, p.ID) {
 		return Rejected, PeerInfo{}
 	}
 	p.LastSeen = now
@@ -281,6 +296,7 @@ func (t *Table) insert(e *entry) {
 	t.index[e.ID] = e
 	if t.div.Enabled {
 		t.groups[t.group(e.Addr.Addr())]++
+		t.endpoints[e.Addr] = e.ID
 	}
 	t.size++
 	t.version++
@@ -309,6 +325,9 @@ func (t *Table) remove(e *entry) {
 		g := t.group(e.Addr.Addr())
 		if t.groups[g]--; t.groups[g] <= 0 {
 			delete(t.groups, g)
+		}
+		if t.endpoints[e.Addr] == e.ID {
+			delete(t.endpoints, e.Addr)
 		}
 	}
 	t.size--
@@ -343,7 +362,7 @@ func (t *Table) Remove(id identity.PeerID) (removed PeerInfo, promoted PeerInfo,
 			b.repl = slices.Delete(b.repl, j, j+1)
 			continue
 		}
-		if t.diverse(int(r.bucket), t.group(r.Addr.Addr())) {
+		if t.diverse(int(r.bucket), t.group(r.Addr.Addr())) && !t.endpointTaken(r.Addr, r.ID) {
 			t.insert(r) // also removes it from the cache
 			return e.PeerInfo, r.PeerInfo, true, true
 		}

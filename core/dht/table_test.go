@@ -288,3 +288,35 @@ func BenchmarkClosest(b *testing.B) {
 	}
 	b.ReportMetric(float64(tab.Len()), "entries")
 }
+
+// One address holds one identity: a second identity at an address in the
+// table is refused, and admitted once the first has left.
+func TestTableOneIdentityPerEndpoint(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 7))
+	tab := NewTable(fakeID(r), 20, 2, Diversity{Enabled: true, PerBucket: 20, PerTable: 100, IPv4Bits: 24, IPv6Bits: 48})
+	now := time.Unix(1000, 0)
+	a, b := fakeID(r), fakeID(r)
+	if out, _ := tab.Update(now, PeerInfo{ID: a, Addr: addrN(1)}, 0); out != Added {
+		t.Fatalf("first identity: %v", out)
+	}
+	if out, _ := tab.Update(now, PeerInfo{ID: b, Addr: addrN(1)}, 0); out != Rejected {
+		t.Fatalf("second identity at the same address: %v, want Rejected", out)
+	}
+	if tab.Admissible(b.Key(), addrN(1)) {
+		t.Error("Admissible says yes to a taken address")
+	}
+	if out, _ := tab.Update(now, PeerInfo{ID: b, Addr: addrN(2)}, 0); out != Added {
+		t.Fatalf("the second identity at its own address: %v", out)
+	}
+	tab.Remove(a)
+	c := fakeID(r)
+	if out, _ := tab.Update(now, PeerInfo{ID: c, Addr: addrN(1)}, 0); out != Added {
+		t.Fatalf("a new identity at a freed address: %v", out)
+	}
+	// Without limits (loopback clusters) nothing changes.
+	free := NewTable(fakeID(r), 20, 2, Diversity{})
+	free.Update(now, PeerInfo{ID: a, Addr: addrN(1)}, 0)
+	if out, _ := free.Update(now, PeerInfo{ID: b, Addr: addrN(1)}, 0); out != Added {
+		t.Fatalf("without limits: %v", out)
+	}
+}
