@@ -113,6 +113,9 @@ func routeOf(m *wire.RelayData) *Proof {
 // record's), bandwidth admission, then the datagram to the next party and
 // the receipt to the sender.
 func (r *Relay) forward(now time.Time, from netip.AddrPort, m *wire.RelayData, p *Proof, size int) error {
+	if r.cheat != nil && !r.cheat.Forward(now, from, m) {
+		return nil
+	}
 	if r.perSender[p.Sender] >= r.cfg.MaxPendingPerSender {
 		return r.refuse(now, from, m, ReasonPendingCap, size)
 	}

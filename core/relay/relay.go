@@ -119,6 +119,7 @@ type Relay struct {
 	outcome func(now time.Time, o Outcome)
 	sealed  func(now time.Time, b *Batch)
 	stats   Stats
+	cheat   Cheat // nil: an honest relay (adversary.go)
 }
 
 // New creates the relay component of node, registers its message kinds and
