@@ -2,6 +2,7 @@ package core
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -26,6 +27,11 @@ type Config struct {
 	GossipPeerRate         float64       `yaml:"gossip_peer_rate" toml:"gossip_peer_rate"`
 	GossipPeerBurst        int           `yaml:"gossip_peer_burst" toml:"gossip_peer_burst"`
 	GossipGlobalRate       float64       `yaml:"gossip_global_rate" toml:"gossip_global_rate"`
+	// GossipPublisherRate and GossipPublisherBurst limit the valid new
+	// messages a node accepts (and so forwards) per publisher, from all
+	// peers together: the defence against a valid-message flood.
+	GossipPublisherRate  float64 `yaml:"gossip_publisher_rate" toml:"gossip_publisher_rate"`
+	GossipPublisherBurst int     `yaml:"gossip_publisher_burst" toml:"gossip_publisher_burst"`
 
 	// Connections and health checks.
 	MaxConnections    int           `yaml:"max_connections" toml:"max_connections"`
@@ -78,6 +84,8 @@ func DefaultConfig() Config {
 		GossipPeerRate:         10,
 		GossipPeerBurst:        20,
 		GossipGlobalRate:       1000,
+		GossipPublisherRate:    1,
+		GossipPublisherBurst:   10,
 
 		MaxConnections:    50,
 		TargetConnections: 30,
@@ -113,6 +121,7 @@ func (c Config) Validate() error {
 		{"k_bucket_size", c.KBucketSize}, {"dht_alpha", c.DHTAlpha},
 		{"gossip_fanout", c.GossipFanout}, {"gossip_message_cache_size", c.GossipMessageCacheSize},
 		{"gossip_max_ttl", c.GossipMaxTTL}, {"gossip_peer_burst", c.GossipPeerBurst},
+		{"gossip_publisher_burst", c.GossipPublisherBurst},
 		{"max_connections", c.MaxConnections}, {"target_connections", c.TargetConnections},
 		{"max_relay_hops", c.MaxRelayHops},
 	}
@@ -159,6 +168,8 @@ func (c Config) Validate() error {
 		return bad("gossip_peer_rate", "must be positive, got %g", c.GossipPeerRate)
 	case c.GossipGlobalRate <= 0:
 		return bad("gossip_global_rate", "must be positive, got %g", c.GossipGlobalRate)
+	case !(c.GossipPublisherRate > 0) || math.IsInf(c.GossipPublisherRate, 0):
+		return bad("gossip_publisher_rate", "must be positive and finite, got %g", c.GossipPublisherRate)
 	case c.RelayBandwidthLimitMbps <= 0:
 		return bad("relay_bandwidth_limit_mbps", "must be positive, got %g", c.RelayBandwidthLimitMbps)
 	case c.ReconnectBackoffMax < c.ReconnectBackoffBase:

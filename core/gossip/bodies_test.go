@@ -38,8 +38,9 @@ func TestSharedBodies(t *testing.T) {
 			}
 		}
 	}
-	// After the history window every node has dropped every message.
-	c.net.Run(c.net.Now().Add(cfg.HistoryWindow + 2*cfg.HeartbeatInterval))
+	// After the history's retention (the repair window: messages are
+	// kept that long to serve repair) every node has dropped every message.
+	c.net.Run(c.net.Now().Add(max(cfg.HistoryWindow, cfg.Repair.Window) + 2*cfg.HeartbeatInterval))
 	if store.Len() != 0 {
 		t.Fatalf("store still holds %d payloads after every history dropped them", store.Len())
 	}

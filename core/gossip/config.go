@@ -66,6 +66,19 @@ type Config struct {
 	GlobalBurst int
 	// MaxTrackedPeers bounds the per-peer limiters (LRU).
 	MaxTrackedPeers int
+	// PublisherRate and PublisherBurst limit the valid new messages
+	// accepted per publisher, whichever peers they come through
+	// (gossip_publisher_rate, _burst). A message over its publisher's rate
+	// is dropped and never forwarded, so one author cannot flood the
+	// network however many valid messages it signs: every node applies
+	// the limit, and the excess dies at the first hop. The check is a
+	// peek before verification (no token is taken for a claim) and a
+	// charge after it, so forged messages cannot spend an honest
+	// publisher's budget.
+	PublisherRate  float64
+	PublisherBurst int
+	// MaxTrackedPublishers bounds the per-publisher limiters (LRU).
+	MaxTrackedPublishers int
 
 	// Pull repair (GossipSub v1.1 IHAVE/IWANT).
 
@@ -75,7 +88,9 @@ type Config struct {
 	// HeartbeatPeers is the number of random peers announced to per
 	// heartbeat.
 	HeartbeatPeers int
-	// HistoryWindow is how long a message is kept to serve IWANTs.
+	// HistoryWindow is how long a message is kept with its holders, for
+	// announcing; it is kept to serve IWANTs for the longer of this and
+	// Repair.Window.
 	HistoryWindow time.Duration
 	// GossipWindow is how far back a heartbeat announces: only messages
 	// accepted within it are listed (GossipSub's mcache_gossip, 3 of its
@@ -94,6 +109,9 @@ type Config struct {
 	IWantTimeout time.Duration
 	// MaxPending bounds the announced, not yet received IDs tracked (LRU).
 	MaxPending int
+
+	// Repair is anti-entropy repair by digest exchange (repair.go).
+	Repair RepairConfig
 }
 
 // DefaultConfig returns the defaults: the plan's gossip values (fanout 6,
@@ -121,6 +139,10 @@ func DefaultConfig() Config {
 		GlobalBurst:     1000,
 		MaxTrackedPeers: 1024,
 
+		PublisherRate:        1,
+		PublisherBurst:       10,
+		MaxTrackedPublishers: 4096,
+
 		HeartbeatInterval: time.Second,
 		HeartbeatPeers:    3,
 		HistoryWindow:     10 * time.Second,
@@ -131,6 +153,8 @@ func DefaultConfig() Config {
 		IWantDelay:        50 * time.Millisecond,
 		IWantTimeout:      time.Second,
 		MaxPending:        4096,
+
+		Repair: DefaultRepairConfig(),
 	}
 }
 
@@ -145,6 +169,9 @@ func FromCore(c core.Config) Config {
 	g.PeerBurst = c.GossipPeerBurst
 	g.GlobalRate = c.GossipGlobalRate
 	g.GlobalBurst = max(1, int(math.Ceil(c.GossipGlobalRate)))
+	g.PublisherRate = c.GossipPublisherRate
+	g.PublisherBurst = c.GossipPublisherBurst
+	g.Repair.Window = c.GossipMessageCacheTTL
 	return g
 }
 
@@ -177,6 +204,8 @@ func (c Config) Validate() error {
 		{Name: "PeerBurst", V: c.PeerBurst, Min: 1},
 		{Name: "GlobalBurst", V: c.GlobalBurst, Min: 1},
 		{Name: "MaxTrackedPeers", V: c.MaxTrackedPeers, Min: 1},
+		{Name: "PublisherBurst", V: c.PublisherBurst, Min: 1},
+		{Name: "MaxTrackedPublishers", V: c.MaxTrackedPublishers, Min: 1},
 		{Name: "HeartbeatPeers", V: c.HeartbeatPeers, Min: 0},
 		{Name: "HistoryBytes", V: c.HistoryBytes, Min: 1},
 		{Name: "MaxIHaveLength", V: c.MaxIHaveLength, Min: 1},
@@ -210,8 +239,10 @@ func (c Config) Validate() error {
 		return bad("PeerRate", "must be positive and finite, got %g", c.PeerRate)
 	case !(c.GlobalRate > 0) || math.IsInf(c.GlobalRate, 0):
 		return bad("GlobalRate", "must be positive and finite, got %g", c.GlobalRate)
+	case !(c.PublisherRate > 0) || math.IsInf(c.PublisherRate, 0):
+		return bad("PublisherRate", "must be positive and finite, got %g", c.PublisherRate)
 	case c.HeartbeatInterval > 0 && c.HeartbeatPeers == 0:
 		return bad("HeartbeatPeers", "must be positive when heartbeats are on")
 	}
-	return nil
+	return c.Repair.validate(c.CacheTTL)
 }

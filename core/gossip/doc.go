@@ -1,6 +1,8 @@
 // Package gossip spreads signed messages to every node: eager push to a
 // few peers, lazy announcements (IHAVE) to others and pull repair (IWANT),
-// with exact deduplication, replay protection and flood control. It is a
+// anti-entropy repair by digest exchange for what is older (a healed
+// partition), with exact deduplication, replay protection and flood
+// control. It is a
 // sans-IO component of a core.Node: packets, timers and the Publish command
 // come in as calls, everything goes out through the node's environment.
 //
@@ -86,9 +88,8 @@
 // Every HeartbeatInterval (default 1 s, first at a random offset) a node
 // also sends one IHAVE to HeartbeatPeers random peers, listing the newest
 // IDs of its HistoryWindow it does not know them to hold (GossipSub's
-// gossip emission). This repairs what loss, crashes and partitions cost;
-// the window bounds how long repair reaches back (announcements that reach a
-// partitioned node only arrive after the heal).
+// gossip emission). This repairs what loss and crashes cost in the last
+// few seconds; anything older is left to anti-entropy repair (below).
 //
 // Measured with the defaults on 1,000 nodes with 8 random peers each, 100
 // messages (the scenarios gossip-1000 and gossip-1000-uniform): on the
@@ -98,6 +99,73 @@
 // preference) gives 5.0 duplicates in both, p95 232 ms and 500 ms. At 100
 // nodes (EagerHops 3) 2.6 duplicates; at 10,000 nodes on the region model
 // 1.5 duplicates, p95 400 ms.
+//
+// # Anti-entropy repair
+//
+// IHAVE only reaches back GossipWindow (3 s): a message published on one
+// side of a partition that lasts a minute never crosses once it heals. So
+// nodes also reconcile what they hold, by digest exchange: epidemic
+// anti-entropy (Demers et al., "Epidemic Algorithms for Replicated Database
+// Maintenance", PODC 1987, §1.3) with a compact summary in place of the
+// whole set, as in range-based set reconciliation (Meyer, "Range-Based Set
+// Reconciliation", 2023) reduced to one level of fixed ranges. GossipSub's
+// IHAVE windows and Plumtree's lazy push announce what is new; this
+// compares what is held.
+//
+//   - A digest (wire.Digest) covers the message timestamps of the last
+//     Repair.Window (the cache TTL, 5 minutes; at most MaxBuckets buckets)
+//     but the newest Settle (3 s, still spreading by push), in buckets of
+//     Repair.Bucket (1 s) aligned to absolute time so that every node bins
+//     alike. Each non-empty bucket carries its count and the XOR of its IDs'
+//     first 8 bytes. Buckets go by the publish timestamp, which every copy
+//     carries, not by arrival. Empty buckets cost nothing; a full one about
+//     10 bytes.
+//   - The receiver bins what it holds over the same range (the part inside
+//     its own window) and answers (wire.DigestReply) with its IDs in the
+//     buckets that differ, oldest first (so one sender's messages arrive in
+//     sequence order, inside the replay window), and how many more did not
+//     fit. A reply is never larger than its digest: a requester that wants
+//     more pads its next digest (as QUIC pads its first Initial, RFC 9000
+//     §8.1), so no one can make a node send more than it was sent. If the
+//     digest has buckets where the requester may hold something the
+//     receiver lacks, the receiver sends its own digest back, flagged as a
+//     counter so that it is not countered in turn.
+//   - The requester treats the listed IDs like an IHAVE's (an IWANT after
+//     IWantDelay, one outstanding per ID, served within the per-peer serving
+//     rate); the answers are delivered "via repair". While a reply listed
+//     something missing or had more, another digest to that peer follows
+//     after FollowUp (1 s; at once, padded, if the reply had no room for any
+//     ID), up to MaxRounds per exchange.
+//   - When: every Check (1 s) a node compares its peer list with the last
+//     one (without sorting when it did not change) and sends a digest to
+//     every new peer (a session opened: a healed partition, a restart, a
+//     new node); a node that accepted a message older than Settle since the
+//     last check (a gap that push and IHAVE did not fill, so probably not
+//     the only one) sends one to a random peer; and every Interval (10 s)
+//     one goes to a random peer regardless.
+//
+// Bounds: digests are taken only from current gossip peers, at PeerRate
+// (2/s, burst 4) per peer [unsolicited, rate-limited]; a span over
+// MaxBuckets is dropped [oversized], a bucket under 1 ms or a range past the
+// end of time [malformed]; a reply only from a peer sent a digest within
+// ReplyTimeout [unsolicited], with at most MaxReplyIDs (32) IDs [oversized].
+// Follow-ups wait in a list of at most 256, per-peer state is an LRU of
+// MaxTrackedPeers. The history keeps messages for the repair window, to
+// serve them, within HistoryBytes and CacheSize entries; past HistoryWindow
+// an entry turns cold and drops its holder list. Building or comparing a
+// digest walks the history once and sorts the entries in range. An 8-byte
+// XOR fingerprint can collide: by chance with probability 2^-64 per
+// differing bucket; a peer that crafts colliding messages only hides them in
+// its own exchanges, other peers' digests still differ.
+//
+// Measured on the partition-heal scenario (1,000 nodes over DHT-discovered
+// sessions, halves split for 60 s while each side publishes one message a
+// second): every one of the 119 messages published during the split reaches
+// every live node after the heal, p50 1.8 s and at most 3.4 s after it (the
+// target is 10 s); without repair only the 5 published in the last 3 s
+// before the heal cross (heartbeat IHAVE). Without partitions, repair adds
+// 0.2% (gossip-1000) to 0.7% (gossip-1000-dht) to the bytes each node sends
+// and 3-4% to the simulator's events; delivery and latencies are unchanged.
 //
 // # Deduplication
 //

@@ -28,7 +28,8 @@ type Delivered struct {
 	Hops int `json:"hops"`
 	// Latency is the receipt time less the message's timestamp.
 	Latency time.Duration `json:"latency_ns"`
-	// Via is "push" for a pushed copy, "pull" for an answer to our IWANT.
+	// Via is "push" for a pushed copy, "pull" for an answer to our IWANT,
+	// "repair" for an answer to an IWANT for an ID a digest reply listed.
 	Via string `json:"via"`
 }
 
@@ -59,6 +60,9 @@ func (Forwarded) Kind() string { return "gossip.forward" }
 const (
 	ViaPush = "push"
 	ViaPull = "pull"
+	// ViaRepair: an answer to an IWANT for an ID listed in a digest reply
+	// (anti-entropy repair).
+	ViaRepair = "repair"
 )
 
 // Drop reasons for gossip input (observed as core.Drop).
@@ -81,6 +85,10 @@ const (
 	ReasonOversized = "oversized"
 	// ReasonRateLimited: over the sending peer's or the global rate.
 	ReasonRateLimited = "rate-limited"
-	// ReasonUnsolicited: an IWANT for nothing we hold.
+	// ReasonPublisherRate: a new message over its publisher's rate
+	// (Config.PublisherRate), dropped and not forwarded.
+	ReasonPublisherRate = "publisher-rate"
+	// ReasonUnsolicited: an IWANT for nothing we hold, a digest from a
+	// peer we do not gossip with, or a digest reply nobody asked for.
 	ReasonUnsolicited = "unsolicited"
 )

@@ -6,6 +6,8 @@ import (
 
 	"github.com/hashicorp/golang-lru/v2/simplelru"
 	"golang.org/x/time/rate"
+
+	"github.com/dchat/network/core/identity"
 )
 
 // floodControl holds the token buckets of golang.org/x/time/rate: one per
@@ -22,6 +24,10 @@ type floodControl struct {
 	global *rate.Limiter
 	rate   rate.Limit
 	burst  int
+
+	publishers *simplelru.LRU[identity.PeerID, *rate.Limiter]
+	pubRate    rate.Limit
+	pubBurst   int
 }
 
 type peerLimits struct {
@@ -33,12 +39,37 @@ func newFloodControl(cfg Config) (*floodControl, error) {
 	if err != nil {
 		return nil, err
 	}
+	pubs, err := simplelru.NewLRU[identity.PeerID, *rate.Limiter](cfg.MaxTrackedPublishers, nil)
+	if err != nil {
+		return nil, err
+	}
 	return &floodControl{
-		peers:  peers,
-		global: rate.NewLimiter(rate.Limit(cfg.GlobalRate), cfg.GlobalBurst),
-		rate:   rate.Limit(cfg.PeerRate),
-		burst:  cfg.PeerBurst,
+		peers:      peers,
+		global:     rate.NewLimiter(rate.Limit(cfg.GlobalRate), cfg.GlobalBurst),
+		rate:       rate.Limit(cfg.PeerRate),
+		burst:      cfg.PeerBurst,
+		publishers: pubs,
+		pubRate:    rate.Limit(cfg.PublisherRate),
+		pubBurst:   cfg.PublisherBurst,
 	}, nil
+}
+
+// publisherOpen reports whether the publisher a message claims has a token
+// left: a peek, taking nothing, since the claim is not verified yet. An
+// unknown publisher has a full bucket.
+func (f *floodControl) publisherOpen(now time.Time, id identity.PeerID) bool {
+	l, ok := f.publishers.Peek(id)
+	return !ok || l.TokensAt(now) >= 1
+}
+
+// chargePublisher takes a token for one verified new message of id.
+func (f *floodControl) chargePublisher(now time.Time, id identity.PeerID) bool {
+	l, ok := f.publishers.Get(id)
+	if !ok {
+		l = rate.NewLimiter(f.pubRate, f.pubBurst)
+		f.publishers.Add(id, l)
+	}
+	return l.AllowN(now, 1)
 }
 
 func (f *floodControl) peer(addr netip.AddrPort) *peerLimits {

@@ -43,6 +43,8 @@ type Gossip struct {
 	queued    int // IDs in the queue
 	pullTimer core.Timer
 
+	rep *repairState // anti-entropy repair (repair.go)
+
 	running bool
 	seq     uint64
 	hb      core.Timer
@@ -52,6 +54,8 @@ type Gossip struct {
 	idBuf   [][wire.GossipIDLen]byte
 	deliver func(now time.Time, m Message)
 	stats   Stats
+
+	behavior Behavior // nil: an honest node (adversary.go)
 }
 
 // Stats counts a component's work.
@@ -64,6 +68,10 @@ type Stats struct {
 	IHaveSent  uint64 // IHAVE datagrams sent
 	IWantSent  uint64 // IWANT datagrams sent
 	Served     uint64 // full copies sent in answer to IWANTs
+	// PublisherLimited counts new messages dropped over their publisher's
+	// rate.
+	PublisherLimited uint64
+	Repair           RepairStats
 }
 
 // New creates the gossip component of node, registers its message kinds and
@@ -85,7 +93,7 @@ func New(node *core.Node, cfg Config, peers PeerSource, v Verifier) (*Gossip, er
 		peers:    peers,
 		verifier: v,
 		self:     node.Env().Transport.LocalAddr(),
-		hist:     newHistory(cfg.HistoryWindow, cfg.HistoryBytes),
+		hist:     newHistory(cfg.HistoryWindow, cfg.Repair.retention(), cfg.HistoryBytes, cfg.CacheSize),
 		sel:      selector{rand: node.Env().Rand},
 	}
 	var err error
@@ -101,10 +109,14 @@ func New(node *core.Node, cfg Config, peers PeerSource, v Verifier) (*Gossip, er
 	if g.pending, err = simplelru.NewLRU[ID, *pending](cfg.MaxPending, nil); err != nil {
 		return nil, err
 	}
+	if g.rep, err = newRepairState(cfg); err != nil {
+		return nil, err
+	}
 	for _, k := range []struct {
 		kind wire.Kind
 		h    core.Handler
-	}{{wire.KindGossip, g.handleGossip}, {wire.KindIHave, g.handleIHave}, {wire.KindIWant, g.handleIWant}} {
+	}{{wire.KindGossip, g.handleGossip}, {wire.KindIHave, g.handleIHave}, {wire.KindIWant, g.handleIWant},
+		{wire.KindDigest, g.handleDigest}, {wire.KindDigestReply, g.handleDigestReply}} {
 		if err := node.Register(k.kind, k.h); err != nil {
 			return nil, err
 		}
@@ -142,6 +154,7 @@ func (g *Gossip) Start(now time.Time) {
 		d := time.Duration(g.sel.rand.Int64N(int64(iv))) + 1
 		g.hb = g.node.Env().Clock.AfterFunc(d, g.onHeartbeat)
 	}
+	g.startRepair(now)
 }
 
 // Stop implements core.Component: timers are cancelled and queued IWANTs
@@ -160,6 +173,7 @@ func (g *Gossip) stopTimers() {
 		g.pullTimer.Stop()
 		g.pullTimer = nil
 	}
+	g.stopRepair()
 	clear(g.queue)
 	g.queue, g.qhead, g.queued = g.queue[:0], 0, 0
 }
@@ -207,12 +221,20 @@ func (g *Gossip) handleGossip(now time.Time, from netip.AddrPort, body []byte) e
 		g.duplicate(now, from, id)
 		return nil
 	}
+	if !g.flood.publisherOpen(now, identity.PeerIDFromPublicKey(m.Sender[:])) {
+		g.stats.PublisherLimited++
+		return core.Dropped(ReasonPublisherRate)
+	}
 	if !g.flood.allowIn(now, from) {
 		return core.Dropped(ReasonRateLimited)
 	}
 	sender, reason := g.check(now, &m)
 	if reason != "" {
 		return core.Dropped(reason)
+	}
+	if !g.flood.chargePublisher(now, sender) {
+		g.stats.PublisherLimited++
+		return core.Dropped(ReasonPublisherRate)
 	}
 	g.accept(now, from, &m, sender)
 	return nil
@@ -266,18 +288,26 @@ func (g *Gossip) accept(now time.Time, from netip.AddrPort, m *wire.Gossip, send
 		if p.asked && p.askedTo == from {
 			via = ViaPull
 			g.stats.Pulled++
+			if p.repair {
+				via = ViaRepair
+				g.stats.Repair.Repaired++
+			}
 		}
 		g.pending.Remove(e.id)
 	}
 	g.seen.add(e.id, now)
 	g.replay.mark(sender, m.Seq)
 	g.hist.add(now, e)
+	g.noteLate(now, m.Time)
 	g.stats.Delivered++
 	g.node.Observe(now, Delivered{
 		ID: e.id, Sender: sender, From: from, Hops: int(m.Hops),
 		Latency: now.Sub(time.Unix(0, m.Time)), Via: via,
 	})
 	g.handOver(now, e)
+	if g.behavior != nil {
+		g.behavior.Accepted(now, m)
+	}
 	g.forward(now, e, from)
 }
 
@@ -298,7 +328,7 @@ func (g *Gossip) duplicate(now time.Time, from netip.AddrPort, id ID) {
 // forward pushes a new message to its eager peers and announces it to its
 // lazy ones (see "Forwarding" in the package documentation).
 func (g *Gossip) forward(now time.Time, e *entry, from netip.AddrPort) {
-	if !e.live() {
+	if !e.live() || !g.relays(e) {
 		return
 	}
 	k := g.cfg.LateFanout
@@ -348,7 +378,7 @@ func (g *Gossip) onHeartbeat() {
 			if e.at.Before(since) {
 				return false // newest first: the rest are older still
 			}
-			if e.live() && !containsAddr(e.holders, to) {
+			if e.live() && !containsAddr(e.holders, to) && g.relays(e) {
 				ids = append(ids, e.id)
 			}
 			return len(ids) < g.cfg.MaxIHaveLength

@@ -24,6 +24,9 @@ type entry struct {
 	// holders are peers known to have the message: they sent us a copy or
 	// announced it. Nothing is pushed or announced to them.
 	holders []netip.AddrPort
+	// cold: the entry is older than the announce horizon and kept only to
+	// serve repair; its holders are dropped and no longer tracked.
+	cold bool
 }
 
 // hops returns how many hops the node's own copy travelled (0 at the
@@ -34,22 +37,28 @@ func (e *entry) hops() int { return int(e.msg.Hops) - 1 }
 func (e *entry) live() bool { return e.msg.TTL > 0 }
 
 func (e *entry) addHolder(a netip.AddrPort) {
-	if len(e.holders) < maxHolders && !slices.Contains(e.holders, a) {
+	if !e.cold && len(e.holders) < maxHolders && !slices.Contains(e.holders, a) {
 		e.holders = append(e.holders, a)
 	}
 }
 
-// history keeps accepted messages in acceptance order for HistoryWindow,
-// within a byte budget, with an index by ID. Lookups use the map; every
-// ordered walk uses the slice.
+// history keeps accepted messages in acceptance order for window (the
+// longer of HistoryWindow and the repair window), within a byte and a
+// count budget, with an index by ID. Entries older than hot (HistoryWindow)
+// turn cold: their holder lists are dropped, as nothing announces or pushes
+// them any more; they only serve IWANTs and digests. Lookups use the map;
+// every ordered walk uses the slice.
 //
 // Concurrency: not safe for concurrent use.
 type history struct {
 	window   time.Duration
+	hot      time.Duration
 	maxBytes int
+	maxCount int
 	byID     map[ID]*entry
 	fifo     []*entry // fifo[head:] are live, oldest first
 	head     int
+	cold     int // fifo[head:cold] are cold
 	bytes    int
 	bodies   *Bodies // nil: each entry owns a copy of its payload
 }
@@ -63,8 +72,8 @@ func (h *history) keep(id ID, p []byte) []byte {
 	return append([]byte(nil), p...)
 }
 
-func newHistory(window time.Duration, maxBytes int) *history {
-	return &history{window: window, maxBytes: maxBytes, byID: map[ID]*entry{}}
+func newHistory(hot, window time.Duration, maxBytes, maxCount int) *history {
+	return &history{window: max(hot, window), hot: hot, maxBytes: maxBytes, maxCount: maxCount, byID: map[ID]*entry{}}
 }
 
 func (h *history) get(id ID) *entry { return h.byID[id] }
@@ -74,7 +83,7 @@ func (h *history) add(now time.Time, e *entry) {
 	h.byID[e.id] = e
 	h.fifo = append(h.fifo, e)
 	h.bytes += len(e.msg.Payload)
-	for h.bytes > h.maxBytes && h.head < len(h.fifo)-1 {
+	for (h.bytes > h.maxBytes || h.len() > h.maxCount) && h.head < len(h.fifo)-1 {
 		h.evict()
 	}
 }
@@ -84,10 +93,16 @@ func (h *history) prune(now time.Time) {
 	for h.head < len(h.fifo) && now.Sub(h.fifo[h.head].at) >= h.window {
 		h.evict()
 	}
+	for h.cold < len(h.fifo) && now.Sub(h.fifo[h.cold].at) >= h.hot {
+		e := h.fifo[h.cold]
+		e.cold, e.holders = true, nil
+		h.cold++
+	}
 	if h.head > 64 && h.head*2 > len(h.fifo) {
 		n := copy(h.fifo, h.fifo[h.head:])
 		clear(h.fifo[n:])
 		h.fifo = h.fifo[:n]
+		h.cold -= h.head
 		h.head = 0
 	}
 }
@@ -96,6 +111,7 @@ func (h *history) evict() {
 	e := h.fifo[h.head]
 	h.fifo[h.head] = nil
 	h.head++
+	h.cold = max(h.cold, h.head)
 	h.bytes -= len(e.msg.Payload)
 	if h.byID[e.id] == e {
 		delete(h.byID, e.id)

@@ -203,13 +203,15 @@ func TestFloodRateLimited(t *testing.T) {
 	r := c.report()
 	limited := 0
 	for _, o := range c.net.Events {
-		if d, ok := o.Ev.(core.Drop); ok && d.From == attacker && d.Reason == gossip.ReasonRateLimited {
+		if d, ok := o.Ev.(core.Drop); ok && d.From == attacker &&
+			(d.Reason == gossip.ReasonRateLimited || d.Reason == gossip.ReasonPublisherRate) {
 			limited++
 		}
 	}
-	// Burst 20 plus 10/s for one second pass; the rest is dropped.
-	if limited < 965 || limited > 975 {
-		t.Fatalf("rate-limited drops from the flooder %d, want 1000-20-10", limited)
+	// One publisher: its burst of 10 plus 1/s for one second pass (the
+	// peer's limit, burst 20 and 10/s, is looser); the rest is dropped.
+	if limited < 985 || limited > 990 {
+		t.Fatalf("rate-limited drops from the flooder %d, want 1000-10-1", limited)
 	}
 	t.Logf("flooder: %d of 1000 rate-limited; all drops %v", limited, r.drops)
 	if r.missing() != 0 {
@@ -241,6 +243,7 @@ func TestGlobalRate(t *testing.T) {
 func TestIWantIHaveBounds(t *testing.T) {
 	cfg := gossip.DefaultConfig()
 	cfg.HeartbeatInterval = 0
+	cfg.Repair.Check = 0 // nothing but answers leaves the node
 	c := small(t, cfg)
 	node := c.nodes[0]
 	// IWANT for IDs nobody published: nothing is sent, the IWANT is
@@ -443,5 +446,64 @@ func TestIDText(t *testing.T) {
 	}
 	if back.UnmarshalText(b[:10]) == nil || len(id.String()) != 16 {
 		t.Fatal("ID text forms")
+	}
+}
+
+// One publisher's valid messages arriving through many peers are accepted
+// up to its burst and rate, whichever peers carry them; forged messages
+// claiming an honest publisher cost that publisher nothing.
+func TestPublisherRate(t *testing.T) {
+	cfg := gossip.DefaultConfig()
+	cfg.PublisherRate, cfg.PublisherBurst = 2, 5
+	c := small(t, cfg)
+	mallory, alice := ident(t, 0x66), ident(t, 0x67)
+	peer := func(k int) netip.AddrPort {
+		return netip.AddrPortFrom(netip.AddrFrom4([4]byte{192, 0, 2, byte(k)}), 1)
+	}
+	// 40 of mallory's messages through 40 peers within 100 ms: one each,
+	// so no peer's limit is hit; the publisher's burst of 5 passes.
+	for k := range 40 {
+		c.net.Run(c.net.Now().Add(2 * time.Millisecond))
+		c.net.Inject(peer(k), coretest.Addr(0), pkt(gossip.Seal(mallory, uint64(k+1), c.net.Now(), 32, []byte{byte(k)})))
+	}
+	// 40 forgeries claiming alice (a broken signature each).
+	for k := range 40 {
+		m := gossip.Seal(alice, uint64(k+1), c.net.Now(), 32, []byte{byte(k)})
+		m.Sig[0] ^= 1
+		c.net.Inject(peer(100+k), coretest.Addr(0), pkt(m))
+	}
+	c.net.Run(c.net.Now().Add(20 * time.Millisecond))
+	d := drops(c)
+	if got := c.gs[0].Stats(); got.Delivered != 5 || got.PublisherLimited != 35 {
+		t.Fatalf("delivered %d, publisher-limited %d; want the burst of 5 and 35 (drops %v)", got.Delivered, got.PublisherLimited, d)
+	}
+	if d[gossip.ReasonPublisherRate] != 35 || d[gossip.ReasonForged] != 40 {
+		t.Fatalf("drops %v", d)
+	}
+	// alice's budget is untouched by the forgeries: her next 5 pass.
+	for k := range 5 {
+		c.net.Inject(peer(200+k), coretest.Addr(0), pkt(gossip.Seal(alice, uint64(100+k), c.net.Now(), 32, []byte{byte(k), 1})))
+	}
+	// One second later mallory has two more tokens.
+	c.net.Run(c.net.Now().Add(time.Second))
+	for k := range 4 {
+		c.net.Inject(peer(k), coretest.Addr(0), pkt(gossip.Seal(mallory, uint64(100+k), c.net.Now(), 32, []byte{byte(k), 2})))
+	}
+	c.net.Run(c.net.Now().Add(20 * time.Millisecond))
+	if got := c.gs[0].Stats().Delivered; got != 5+5+2 {
+		t.Fatalf("delivered %d, want 12 (alice's 5, mallory's refill of 2)", got)
+	}
+}
+
+// A peer forwarding many publishers' messages at once is held to its own
+// limit (burst 20), whatever the publishers' budgets.
+func TestPeerRateManyPublishers(t *testing.T) {
+	c := small(t, gossip.DefaultConfig())
+	for k := range 100 {
+		c.net.Inject(attacker, coretest.Addr(0), pkt(gossip.Seal(ident(t, byte(k)), 1, c.net.Now(), 32, []byte{byte(k)})))
+	}
+	c.net.Run(c.net.Now().Add(20 * time.Millisecond))
+	if got, d := c.gs[0].Stats().Delivered, drops(c); got != 20 || d[gossip.ReasonRateLimited] != 80 {
+		t.Fatalf("delivered %d, drops %v; want the peer's burst of 20 and 80 rate-limited", got, d)
 	}
 }

@@ -18,15 +18,17 @@ type pending struct {
 	asked      bool
 	askedTo    netip.AddrPort
 	askedAt    time.Time
+	repair     bool // the IWANT out answers a digest reply (repair.go)
 }
 
 // pullItem is an IHAVE's missing IDs, waiting IWantDelay for a pushed copy
 // before they are asked for. Every item waits the same delay, so the queue
 // is in deadline order by construction.
 type pullItem struct {
-	at   time.Time
-	from netip.AddrPort
-	ids  []ID
+	at     time.Time
+	from   netip.AddrPort
+	ids    []ID
+	repair bool // listed in a digest reply
 }
 
 func containsAddr(s []netip.AddrPort, a netip.AddrPort) bool { return slices.Contains(s, a) }
@@ -42,8 +44,18 @@ func (g *Gossip) handleIHave(now time.Time, from netip.AddrPort, body []byte) er
 	if len(m.IDs) > g.cfg.MaxIHaveLength {
 		return core.Dropped(ReasonOversized)
 	}
+	g.noteHave(now, from, m.IDs, false)
+	return nil
+}
+
+// noteHave is an IHAVE's effect, shared with digest replies (repair): it
+// notes which of ids are missing, queues them to be asked from `from`
+// after IWantDelay (unless asked already) and returns how many were
+// missing.
+func (g *Gossip) noteHave(now time.Time, from netip.AddrPort, ids [][wire.GossipIDLen]byte, repair bool) int {
 	var want []ID
-	for _, raw := range m.IDs {
+	missing := 0
+	for _, raw := range ids {
 		id := ID(raw)
 		if e := g.hist.get(id); e != nil {
 			e.addHolder(from)
@@ -52,6 +64,7 @@ func (g *Gossip) handleIHave(now time.Time, from netip.AddrPort, body []byte) er
 		if g.seen.has(id, now) {
 			continue
 		}
+		missing++
 		p, ok := g.pending.Get(id)
 		if !ok {
 			p = &pending{}
@@ -69,16 +82,16 @@ func (g *Gossip) handleIHave(now time.Time, from netip.AddrPort, body []byte) er
 		want = append(want, id)
 	}
 	if len(want) == 0 {
-		return nil
+		return missing
 	}
-	g.queue = append(g.queue, pullItem{at: now.Add(g.cfg.IWantDelay), from: from, ids: want})
+	g.queue = append(g.queue, pullItem{at: now.Add(g.cfg.IWantDelay), from: from, ids: want, repair: repair})
 	g.queued += len(want)
 	if g.cfg.IWantDelay == 0 {
 		g.processPull(now)
 	} else if g.pullTimer == nil {
 		g.pullTimer = g.node.Env().Clock.AfterFunc(g.cfg.IWantDelay, g.onPullTimer)
 	}
-	return nil
+	return missing
 }
 
 // onPullTimer fires when the oldest queued IHAVE has waited IWantDelay.
@@ -115,7 +128,7 @@ func (g *Gossip) processPull(now time.Time) {
 			if p.asked && now.Before(p.askedAt.Add(g.cfg.IWantTimeout)) {
 				continue
 			}
-			p.asked, p.askedTo, p.askedAt = true, it.from, now
+			p.asked, p.askedTo, p.askedAt, p.repair = true, it.from, now, it.repair
 			ask = append(ask, id)
 		}
 		for len(ask) > 0 {
@@ -152,7 +165,7 @@ func (g *Gossip) handleIWant(now time.Time, from netip.AddrPort, body []byte) er
 	served, limited := 0, false
 	for _, raw := range m.IDs {
 		e := g.hist.get(ID(raw))
-		if e == nil || !e.live() {
+		if e == nil || !e.live() || !g.relays(e) {
 			continue
 		}
 		if !g.flood.allowServe(now, from) {
