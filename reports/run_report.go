@@ -151,6 +151,17 @@ func RunReport(dir, command string, s *Summary) (*Page, error) {
 				{"hops", g.Hops},
 			}),
 		}, Figures: byProto["gossip"]}
+		if h := g.Heal; h != nil {
+			sec.Tables = append(sec.Tables,
+				kvTable("partition heal", [][2]string{
+					{"partitions healed", FormatNumber(float64(h.Partitions))},
+					{"messages published during a partition", FormatNumber(float64(h.Messages))},
+					{"of those, reached every live node", FormatNumber(float64(h.ReachedAll))},
+					{"of those, within 10 s after the heal", FormatNumber(float64(h.Within10s))},
+					{"repair deliveries (whole run)", FormatNumber(float64(g.RepairDeliveries))},
+				}),
+				percentileTable("after the heal", []pctRow{{"heal until every live node had it (ms)", h.AfterHealMs}}))
+		}
 		if len(g.Unreached) > 0 {
 			rows := map[string]uint64{}
 			for k, v := range g.Unreached {
@@ -236,6 +247,9 @@ func RunReport(dir, command string, s *Summary) (*Page, error) {
 	if nt := s.NAT; nt != nil {
 		page.Sections = append(page.Sections, natReportSection(nt, byProto["nat"]))
 		delete(byProto, "nat")
+	}
+	if s.Chaos != nil {
+		page.Sections = append(page.Sections, chaosReportSection(s.Chaos))
 	}
 	// Plots of a protocol the summary has no section for.
 	var rest []Figure

@@ -34,6 +34,8 @@ type Summary struct {
 	Connections *ConnectionsSection `json:"connections,omitempty"`
 	Relay       *RelaySection       `json:"relay,omitempty"`
 	NAT         *NATSection         `json:"nat,omitempty"`
+	Chaos       *ChaosSection       `json:"chaos,omitempty"`
+	Adversaries *AdversarySection   `json:"adversaries,omitempty"`
 }
 
 // WallClockFields are the summary fields that depend on the machine, not on
@@ -115,6 +117,11 @@ type GossipSection struct {
 	// latency divided by the shortest-path latency from the publisher
 	// through the latency model: how far above the physical limit.
 	BoundRatioP50 float64 `json:"bound_ratio_p50"`
+	// RepairDeliveries are first receipts pulled through anti-entropy
+	// repair (digest exchange), counted apart from PullDeliveries.
+	RepairDeliveries uint64 `json:"repair_deliveries,omitempty"`
+	// Heal is set when a partition healed during the run (see HealSection).
+	Heal *HealSection `json:"heal,omitempty"`
 }
 
 // DHTSection summarises DHT lookups and bootstrap. A lookup succeeds when
