@@ -204,13 +204,6 @@ func (d *decoder) wrap(n *yaml.Node, path string, err error) *Error {
 	return e
 }
 
-// unsupported returns an ErrUnsupported error located at n.
-func (d *decoder) unsupported(n *yaml.Node, path, format string, args ...any) *Error {
-	e := d.errAt(n, path, format, args...)
-	e.Err = ErrUnsupported
-	return e
-}
-
 // describe names what a node holds, for "expected X, got Y" messages.
 func describe(n *yaml.Node) string {
 	if n == nil {
@@ -530,12 +523,6 @@ func (d *decoder) scenario(root *yaml.Node) (*Scenario, error) {
 	}
 	// Sections for later protocols come first, so that a file using them
 	// is told so rather than about some other detail.
-	if n := top.val("adversaries"); n != nil && !(n.Kind == yaml.SequenceNode && len(n.Content) == 0) {
-		return nil, d.unsupported(top.key("adversaries"), "adversaries", "Byzantine roles are not supported yet")
-	}
-	if n := top.val("churn"); n != nil {
-		return nil, d.unsupported(top.key("churn"), "churn", "churn models are not supported yet (crash faults with restart_after cover simple cases)")
-	}
 
 	s := &Scenario{File: d.file, Seed: 1, Protocol: core.DefaultConfig()}
 
@@ -609,6 +596,12 @@ func (d *decoder) scenario(root *yaml.Node) (*Scenario, error) {
 		return nil, err
 	}
 	if s.Faults, err = d.faults(top.val("faults")); err != nil {
+		return nil, err
+	}
+	if s.Churn, err = d.churn(top.val("churn"), top.key("churn")); err != nil {
+		return nil, err
+	}
+	if s.Adversaries, err = d.adversaries(top.val("adversaries")); err != nil {
 		return nil, err
 	}
 	if s.Outputs, err = d.outputs(top, "outputs"); err != nil {
@@ -1420,12 +1413,19 @@ func (d *decoder) faults(n *yaml.Node) ([]Fault, error) {
 	var out []Fault
 	for i, item := range items {
 		path := fmt.Sprintf("faults[%d]", i)
-		m, err := d.mapping(item, path, []string{"at", "every", "count", "partition", "heal_after", "crash"})
+		m, err := d.mapping(item, path, []string{"at", "every", "count", "partition", "heal_after", "crash", "link", "skew"})
 		if err != nil {
 			return nil, err
 		}
 		if item.Kind != yaml.MappingNode {
 			return nil, d.errAt(item, path, "expected a mapping such as {at: 10s, crash: {share: 5%%}}, got %s", describe(item))
+		}
+		if f, ok, err := d.chaosFault(m, path); ok || err != nil {
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, f)
+			continue
 		}
 		var f Fault
 		if f.At, err = d.optDuration(m, "at"); err != nil {
@@ -1440,7 +1440,7 @@ func (d *decoder) faults(n *yaml.Node) ([]Fault, error) {
 		case hasP && hasC:
 			return nil, d.errAt(m.key("crash"), path, "one fault per entry: partition and crash need separate entries")
 		case !hasP && !hasC:
-			return nil, d.errAt(item, path, "missing the kind of fault: add partition: {...} or crash: {...}")
+			return nil, d.errAt(item, path, "missing the kind of fault: add partition: {...}, crash: {...}, link: {...} or skew: {...}")
 		}
 		if f.HealAfter, err = d.optDuration(m, "heal_after"); err != nil {
 			return nil, err
@@ -1480,7 +1480,7 @@ func (d *decoder) faults(n *yaml.Node) ([]Fault, error) {
 }
 
 func (d *decoder) partition(n *yaml.Node, path string) (*Partition, error) {
-	m, err := d.mapping(n, path, []string{"groups"})
+	m, err := d.mapping(n, path, []string{"groups", "oneway", "share"})
 	if err != nil {
 		return nil, err
 	}
@@ -1532,7 +1532,7 @@ func (d *decoder) partition(n *yaml.Node, path string) (*Partition, error) {
 			far = s
 		}
 	}
-	return p, nil
+	return p, d.partitionChaos(m, path, p)
 }
 
 func (d *decoder) crash(n *yaml.Node, path string) (*Crash, error) {

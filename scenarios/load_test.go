@@ -214,7 +214,7 @@ func TestParseErrors(t *testing.T) {
 		{"fault after the end", base + "faults:\n  - at: 10s\n    crash: {share: 5%}\n", "8:9",
 			[]string{"faults[0].at: 10s is not before the end of the run (duration 10s)"}, false},
 		{"fault without a kind", base + "faults:\n  - at: 1s\n", "8:5",
-			[]string{"faults[0]: missing the kind of fault: add partition: {...} or crash: {...}"}, false},
+			[]string{"faults[0]: missing the kind of fault: add partition: {...}, crash: {...}, link: {...} or skew: {...}"}, false},
 		{"fault with two kinds", base + "faults:\n  - partition: {groups: [0, 1]}\n    crash: {share: 5%}\n", "9:5",
 			[]string{"faults[0]: one fault per entry"}, false},
 		{"heal_after on a crash", base + "faults:\n  - at: 1s\n    crash: {share: 5%}\n    heal_after: 1s\n", "10:5",
@@ -272,9 +272,14 @@ func TestParseErrors(t *testing.T) {
 		{"protocol infinite float", base + "protocol:\n  gossip_peer_rate: .inf\n", "8:21",
 			[]string{"protocol.gossip_peer_rate: expected a finite number, got .inf"}, false},
 
+		{"adversary unknown role", base + "adversaries:\n  - role: blackhole\n    share: 5%\n", "8:11",
+			[]string{`adversaries[0].role: unknown role "blackhole" (did you mean "black-hole"?)`}, false},
+		{"adversary victim missing", base + "adversaries:\n  - {role: eclipse, share: 5%}\n", "8:5",
+			[]string{"adversaries[0].victim: missing: eclipse targets one node"}, false},
+		{"adversary param for another role", base + "adversaries:\n  - {role: black-hole, share: 5%, rate: 10}\n", "8:35",
+			[]string{"adversaries[0].rate: black-hole takes no rate (rate is for spam, forged-signatures)"}, false},
+
 		// Not supported yet.
-		{"adversaries", base + "adversaries:\n  - role: black-hole\n    share: 5%\n", "7:1",
-			[]string{"adversaries: Byzantine roles are not supported yet"}, true},
 		{"nat without bootstrap", "name: t\nduration: 10s\nnodes:\n  count: 10\n  nat: {none: 100%}\n", "5:3",
 			[]string{"nodes.nat: NAT traversal needs rendezvous nodes: add nodes.bootstrap"}, false},
 		{"nat unknown type", "name: t\nduration: 10s\nnodes:\n  count: 10\n  bootstrap: [0]\n  nat: {none: 50%, symetric: 50%}\n", "6:20",
@@ -303,8 +308,8 @@ func TestParseErrors(t *testing.T) {
 			[]string{"topology.degree: must be from 1 to 1000, got 0"}, false},
 		{"lookups", base + "workload:\n  - lookups: {count: 1000, target: random-peer}\n", "8:5",
 			[]string{"workload[0].lookups: lookups need the DHT, which needs nodes.bootstrap"}, false},
-		{"churn", base + "churn: {rate: 1/s}\n", "7:1",
-			[]string{"churn: churn models are not supported yet"}, true},
+		{"churn", base + "churn: {rate: 1/s}\n", "7:9",
+			[]string{`churn: unknown key "rate"`}, false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

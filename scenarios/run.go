@@ -26,6 +26,8 @@ type RunOptions struct {
 	Progress func(p Progress)
 	// ProgressStep defaults to 1/200 of the scenario's duration.
 	ProgressStep time.Duration
+
+	clean bool // the clean baseline run of a scenario with adversaries (run_adversary.go)
 }
 
 // Progress is a snapshot handed to RunOptions.Progress.
@@ -37,6 +39,9 @@ type Progress struct {
 // Run simulates the scenario and returns its summary, writing the outputs
 // the scenario asks for into opts.OutDir.
 func Run(sc *Scenario, opts RunOptions) (*reports.Summary, error) {
+	if len(sc.Adversaries) > 0 && !opts.clean {
+		return runAdversarial(sc, opts)
+	}
 	r, err := newRunner(sc, opts)
 	if err != nil {
 		return nil, err
@@ -56,6 +61,8 @@ type runner struct {
 	conn    *connRun
 	relay   *relayRun
 	nat     *natRun
+	chaos   *chaosRun // run_chaos.go
+	adv     *advRun
 	private []int // nodes.private, resolved
 	relays  []int // nodes.relays, resolved
 	trace   *reports.TraceWriter
@@ -247,7 +254,7 @@ func pickShare(shares []RegionShare, u float64) string {
 }
 
 func (r *runner) buildNode(i int) error {
-	node, err := core.NewNode(r.ids[i], r.w.Env(i), r.sc.Protocol)
+	node, err := core.NewNode(r.ids[i], r.nodeEnv(i), r.sc.Protocol)
 	if err != nil {
 		return fmt.Errorf("%s: node %d: %w", r.sc.File, i, err)
 	}
@@ -274,6 +281,9 @@ func (r *runner) buildNode(i int) error {
 		return err
 	}
 	if err := r.attachNAT(i, node); err != nil {
+		return err
+	}
+	if err := r.attachAdversary(i, node); err != nil {
 		return err
 	}
 	r.w.SetNode(i, node)
@@ -444,7 +454,7 @@ func (r *runner) schedule() error {
 			}
 		}
 	}
-	return nil
+	return r.scheduleChurn()
 }
 
 // scheduleFault puts strike k of fault fi on the engine at at.
@@ -463,8 +473,9 @@ func (r *runner) scheduleFault(fi, k int, at time.Duration) error {
 			}
 		}
 		heal := time.Duration(f.HealAfter)
+		p := f.Partition
 		eng.AfterFunc(at, func() {
-			id := w.Network().Partition(groups)
+			id := r.startPartition(fi, p, groups)
 			w.Observe(FaultEvent{Fault: "partition", Index: fi, Groups: len(groups)})
 			if heal > 0 {
 				eng.AfterFunc(heal, func() {
@@ -495,6 +506,8 @@ func (r *runner) scheduleFault(fi, k int, at time.Duration) error {
 				eng.AfterFunc(time.Duration(c.RestartAfter), func() { r.restart(down, c.KeepState) })
 			}
 		})
+	case f.Link != nil, f.Skew != nil:
+		return r.scheduleChaosFault(fi, at)
 	default:
 		return fmt.Errorf("%s: faults[%d]: no supported fault kind", sc.File, fi)
 	}

@@ -74,6 +74,7 @@ func (r *runner) observe(now time.Time, node int, ev core.Event) {
 	r.observeDHT(node, ev)
 	r.observeConn(node, ev)
 	r.observeNAT(now, node, ev)
+	r.observeAdversary(node, ev)
 	switch e := ev.(type) {
 	case health.PingSent:
 		r.col.pingSent++
@@ -167,6 +168,8 @@ func (r *runner) summary(wall float64, peak uint64) *reports.Summary {
 	s.Connections = r.connSummary()
 	s.Relay = r.relaySummary()
 	s.NAT = r.natSection()
+	s.Chaos = r.chaosSection()
+	s.Adversaries = r.adversarySummary()
 	return s
 }
 

@@ -71,7 +71,8 @@ func TestConnectionPruning(t *testing.T) {
 // TestDeterminism runs on the summary of its first run, so that a
 // 1,000-node scenario is not run a fourth time for them.
 var builtinChecks = map[string]func(*testing.T, *reports.Summary){
-	"conn-churn": checkConnChurn,
+	"conn-churn":     checkConnChurn,
+	"partition-heal": checkPartitionHeal,
 }
 
 // checkConnChurn checks conn-churn's targets: 5% of the nodes crash and

@@ -31,6 +31,8 @@ type dhtRun struct {
 // lookupRecord is one user lookup: whether it found its target, and its
 // cost as the DHT reported it.
 type lookupRecord struct {
+	src, dst int  // looking node, node looked for
+	misled   bool // the first result is an attacker or nobody (run_adversary.go)
 	done     bool
 	ok       bool
 	latency  time.Duration
@@ -178,12 +180,13 @@ func (l oneLookup) HandleEvent(int, any) {
 	}
 	target := r.ids[dst].ID()
 	idx := len(r.dht.lookups)
-	r.dht.lookups = append(r.dht.lookups, lookupRecord{})
+	r.dht.lookups = append(r.dht.lookups, lookupRecord{src: src, dst: dst})
 	err := r.dht.nodes[src].FindPeer(w.Now(), target, func(res dht.LookupResult) {
 		rec := &r.dht.lookups[idx]
 		rec.done = true
 		rec.latency, rec.hops, rec.messages = res.Latency, res.Hops, res.Messages
 		rec.ok = res.OK && slices.ContainsFunc(res.Peers, func(p dht.PeerInfo) bool { return p.ID == target })
+		rec.misled = r.misled(res)
 	})
 	if err != nil {
 		r.col.dhtErrors++

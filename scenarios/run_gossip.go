@@ -22,6 +22,8 @@ type gossipRun struct {
 	byID    map[gossip.ID]int
 	dups    uint64
 	pulls   uint64
+	repairs uint64
+	splits  []splitWindow // partitions, in the order they started
 	drops   map[string]uint64
 	bounds  map[int][]time.Duration // publisher -> shortest-path latency to every node
 	payload []*payloadSource
@@ -118,7 +120,7 @@ func (p publishRound) HandleEvent(int, any) {
 	i := live[pick.IntN(len(live))]
 	payload := make([]byte, p.size)
 	src.rng.Read(payload)
-	if _, err := g.nodes[i].Publish(w.Now(), payload); err != nil {
+	if _, err := g.nodes[i].Publish(w.NodeTime(i), payload); err != nil {
 		r.col.publishErrors++
 	}
 }
@@ -143,16 +145,21 @@ func (r *runner) observeGossip(now time.Time, node int, ev core.Event) {
 		m.nodes = append(m.nodes, int32(node))
 		m.latency = append(m.latency, float64(now.Sub(m.at))/1e6)
 		m.hops = append(m.hops, e.Hops)
-		if e.Via == gossip.ViaPull {
+		switch e.Via {
+		case gossip.ViaPull:
 			g.pulls++
+		case gossip.ViaRepair:
+			g.repairs++
 		}
 	case gossip.Duplicate:
 		g.dups++
 	case core.Drop:
 		switch e.Msg {
-		case "gossip", "ihave", "iwant":
+		case "gossip", "ihave", "iwant", "digest", "digest-reply":
 			g.drops[e.Reason]++
 		}
+	case FaultEvent:
+		g.observeSplit(now, e)
 	}
 }
 
@@ -232,6 +239,8 @@ func (r *runner) gossipSummary(bytesSent uint64) *reports.GossipSection {
 		gs.Drops = g.drops
 	}
 	gs.BytesSentPerNode = reports.Round3(float64(bytesSent) / float64(r.w.Len()))
+	gs.RepairDeliveries = g.repairs
+	gs.Heal = r.healSection()
 	if len(ratio) > 0 {
 		slices.Sort(ratio)
 		gs.BoundRatioP50 = reports.Round3(reports.Quantile(ratio, 0.5))

@@ -40,8 +40,6 @@ type natConnect struct {
 	upgrades int
 }
 
-func (sc *Scenario) usesNAT() bool { return len(sc.Nodes.NAT) > 0 }
-
 // natNetConfig puts the NAT boxes, the STUN and the TURN servers into the
 // network configuration.
 func (r *runner) natNetConfig(cfg *sim.NetConfig) error {

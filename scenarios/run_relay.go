@@ -138,7 +138,7 @@ func (r *runner) attachRelay(i int, node *core.Node) error {
 	if err != nil {
 		return err
 	}
-	rl.OnOutcome(func(now time.Time, o relay.Outcome) { r.relayOutcome(o) })
+	rl.OnOutcome(func(now time.Time, o relay.Outcome) { r.relayOutcome(o); r.advRelayOutcome(o) })
 	rl.OnBatch(func(_ time.Time, b *relay.Batch) { r.relayBatch(b) })
 	rr.nodes[i] = rl
 	if res := rr.reserve[i]; len(res) > 0 {

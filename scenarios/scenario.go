@@ -38,6 +38,10 @@ type Scenario struct {
 	Workload []Workload
 	// Faults are injected failures, in file order.
 	Faults []Fault
+	// Churn makes nodes come and go (see Churn); nil: none.
+	Churn *Churn
+	// Adversaries are the Byzantine roles, in file order.
+	Adversaries []Adversary
 	// Outputs are the artifacts to write, a subset of summary, trace, csv,
 	// plots and report, in that order. Default [summary, trace, csv].
 	Outputs []string
@@ -371,11 +375,14 @@ type Fault struct {
 	At Duration
 	// Partition splits the network into groups.
 	Partition *Partition
-	// HealAfter ends the partition this long after At; 0 = never. Only with
-	// Partition.
+	// HealAfter ends the partition, link fault or skew this long after
+	// At; 0 = never. Not with Crash.
 	HealAfter Duration
 	// Crash stops nodes.
 	Crash *Crash
+	// Link degrades links; Skew skews clocks (see chaos.go).
+	Link *LinkFault
+	Skew *SkewFault
 	// Every and Count repeat the fault: it strikes Count times (default
 	// 1), Every apart, from At; the last strike comes before the end of
 	// the run. Repetitions do not overlap: a repeated partition needs
@@ -391,6 +398,13 @@ type Fault struct {
 type Partition struct {
 	// Groups are at least two non-empty, pairwise disjoint node sets.
 	Groups []NodeSet
+	// OneWay cuts only the way from Groups[0] to Groups[1] (exactly two
+	// groups): the second group still reaches the first.
+	OneWay bool
+	// Share, when positive, cuts only that share of the links the
+	// partition separates (chosen from the seed; both ways of a pair
+	// together unless OneWay).
+	Share Fraction
 }
 
 // Crash stops nodes; exactly one of Nodes and Share is set (Share is 0 when
@@ -409,14 +423,19 @@ type Crash struct {
 	KeepState bool `yaml:"keep_state"`
 }
 
-// Adversary is a Byzantine role given to some nodes. Not supported yet: the
-// loader rejects a non-empty adversaries section. Kept so the section can
-// be enabled without a schema change.
+// Adversary is a Byzantine role given to some nodes (adversaries:, see
+// load_adversary.go and core/adversary): a share of the nodes drawn from
+// the seed, or a node set.
 type Adversary struct {
-	Role   string // e.g. black-hole, eclipse
+	Role   string // one of adversary.Roles, e.g. black-hole, eclipse
 	Share  Fraction
 	Nodes  NodeSet
-	Victim int
+	Victim int // the targeted node (selective-drop, eclipse; optional for sybil); -1: none
+	// Role parameters (0: the role's default; see adversary.Params).
+	Rate       float64
+	Identities int
+	Delay      Duration
+	Interval   Duration
 }
 
 // Output kinds, in canonical order.
@@ -525,7 +544,7 @@ func (s *Scenario) node() *yaml.Node {
 			for _, g := range p.Groups {
 				groups.Content = append(groups.Content, nodeSetNode(g))
 			}
-			e.Content = append(e.Content, strNode("partition"), flow(mapNode("groups", groups)),
+			e.Content = append(e.Content, strNode("partition"), flow(partitionExtra(mapNode("groups", groups), p)),
 				strNode("heal_after"), strNode(f.HealAfter.String()))
 		}
 		if c := f.Crash; c != nil {
@@ -539,10 +558,14 @@ func (s *Scenario) node() *yaml.Node {
 				strNode("keep_state"), boolNode(c.KeepState))
 			e.Content = append(e.Content, strNode("crash"), flow(cm))
 		}
+		e.Content = append(e.Content, chaosFaultNodes(f)...)
 		if f.Count > 1 {
 			e.Content = append(e.Content, strNode("every"), strNode(f.Every.String()), strNode("count"), intNode(int64(f.Count)))
 		}
 		fl.Content = append(fl.Content, e)
+	}
+	if len(s.Adversaries) > 0 {
+		root.Content = append(root.Content, strNode("adversaries"), adversariesNode(s.Adversaries))
 	}
 	outs := flow(seqNode())
 	for _, o := range s.Outputs {
@@ -551,6 +574,11 @@ func (s *Scenario) node() *yaml.Node {
 	root.Content = append(root.Content,
 		strNode("workload"), wl,
 		strNode("faults"), fl,
+	)
+	if s.Churn != nil {
+		root.Content = append(root.Content, strNode("churn"), s.Churn.node())
+	}
+	root.Content = append(root.Content,
 		strNode("outputs"), outs,
 		strNode("trace_gzip"), boolNode(s.TraceGzip),
 	)

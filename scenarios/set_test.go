@@ -1,7 +1,6 @@
 package scenarios
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"reflect"
@@ -150,7 +149,7 @@ func TestSetErrors(t *testing.T) {
 		{[]string{"name=[unclosed"}, "--set name=[unclosed: name: value is not valid YAML"},
 		{[]string{"name=a\n---\nb"}, "value is not valid YAML"},
 		{[]string{"name=*x"}, "value is not valid YAML"},
-		{[]string{"adversaries=[{role: eclipse}]"}, "--set adversaries=[{role: eclipse}]: adversaries: Byzantine roles are not supported yet"},
+		{[]string{"adversaries=[{role: eclipse}]"}, "--set adversaries=[{role: eclipse}]: adversaries[0]: missing which nodes play eclipse"},
 		{[]string{"nodes.nat.none=100%"}, "--set nodes.nat.none=100%: nodes.nat: NAT traversal needs rendezvous nodes: add nodes.bootstrap"},
 		{[]string{"network.latency.model=matrix"}, "network.latency.value: only for model constant (the model is matrix)"},
 		{[]string{"network.latency.model=matrix", "network.latency.value="}, "network.latency.file: missing: the matrix model needs a CSV file"},
@@ -162,9 +161,7 @@ func TestSetErrors(t *testing.T) {
 		wantErr(t, fmt.Sprint(c.sets), err, c.words)
 	}
 	_, err := Builtin("ping-50", "churn={rate: 1/s}")
-	if !errors.Is(err, ErrUnsupported) {
-		t.Errorf("churn via --set: %v does not wrap ErrUnsupported", err)
-	}
+	wantErr(t, "churn via --set", err, `--set churn={rate: 1/s}: churn: unknown key "rate"`)
 	// A file that is not a mapping cannot take overrides.
 	_, err = Parse("x.yaml", []byte("- 1\n"), "seed=1")
 	wantErr(t, "list file", err, "x.yaml:1:1: a scenario must be a mapping")
