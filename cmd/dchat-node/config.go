@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/dchat/network/chaos"
 	"net/netip"
 	"net/url"
 	"reflect"
@@ -26,6 +27,10 @@ type Config struct {
 	Node    NodeConfig
 	Network core.Config
 	NAT     NATConfig
+	// Chaos, set by run --chaos FILE --enable-chaos (never by the config
+	// file), injects link faults into the node's outgoing traffic and
+	// skews its clock: for testing a real node under faults.
+	Chaos *chaos.Config `toml:"-"`
 }
 
 // NATConfig is the [nat] table: the servers, gateway and rendezvous NAT

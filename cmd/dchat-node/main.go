@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/dchat/network/chaos"
 	"io"
 	"log/slog"
 	"net/netip"
@@ -84,6 +85,8 @@ type overrides struct {
 	config, listen, dataDir, admin, logFormat, logLevel string
 	bootstrap                                           []string
 	allowRemoteAdmin                                    bool
+	chaos                                               string
+	enableChaos                                         bool
 }
 
 func (o *overrides) addConfigFlags(c *cobra.Command) {
@@ -100,6 +103,8 @@ func (o *overrides) addRunFlags(c *cobra.Command) {
 	f.StringArrayVar(&o.bootstrap, "bootstrap", nil, "bootstrap peer multiaddr, repeatable (replaces node.bootstrap)")
 	f.StringVar(&o.logFormat, "log-format", "", "text or json (overrides node.log_format)")
 	f.StringVar(&o.logLevel, "log-level", "", "debug, info, warn or error (overrides node.log_level)")
+	f.StringVar(&o.chaos, "chaos", "", "TOML file of link faults and clock skew to inject (testing only; needs --enable-chaos)")
+	f.BoolVar(&o.enableChaos, "enable-chaos", false, "confirm --chaos: the node will drop, delay, duplicate and corrupt its own traffic")
 }
 
 // load reads the config file (if any), applies the flags and validates.
@@ -156,6 +161,18 @@ func (o *overrides) load(c *cobra.Command) (Config, error) {
 			}
 			cfg.Node.Bootstrap = append(cfg.Node.Bootstrap, m)
 		}
+	}
+	switch {
+	case set("chaos") && !o.enableChaos:
+		return Config{}, configErr("--chaos makes the node drop, delay, duplicate and corrupt its own traffic; add --enable-chaos to confirm")
+	case o.enableChaos && !set("chaos"):
+		return Config{}, configErr("--enable-chaos without --chaos FILE")
+	case set("chaos"):
+		cc, err := chaos.Load(o.chaos)
+		if err != nil {
+			return Config{}, &ConfigError{Err: err}
+		}
+		cfg.Chaos = cc
 	}
 	if err := cfg.Validate(); err != nil {
 		return Config{}, configErr("%v", err)

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/spf13/cobra"
 	"io"
 	"log/slog"
 	"net/netip"
@@ -382,4 +383,51 @@ func mustAddrPort(t *testing.T, s string) netip.AddrPort {
 		t.Fatal(err)
 	}
 	return a
+}
+
+// TestChaosFlags: --chaos is refused without --enable-chaos (and the
+// other way round), a bad chaos file is named with its line and key, and a
+// good one reaches the node's configuration.
+func TestChaosFlags(t *testing.T) {
+	good := writeFile(t, "chaos.toml", "seed = 3\n\n[[link]]\ndrop = \"5%\"\n\n[skew]\noffset = \"2s\"\n")
+	bad := writeFile(t, "bad.toml", "[[link]]\ndrop = \"150%\"\n")
+	for _, tc := range []struct {
+		name  string
+		flags []string
+		want  []string
+	}{
+		{"not confirmed", []string{"--chaos", good}, []string{"--enable-chaos to confirm"}},
+		{"no file", []string{"--enable-chaos"}, []string{"--enable-chaos without --chaos"}},
+		{"bad file", []string{"--chaos", bad, "--enable-chaos"}, []string{"bad.toml:2:", "link[1].drop"}},
+		{"missing file", []string{"--chaos", filepath.Join(t.TempDir(), "none.toml"), "--enable-chaos"}, []string{"none.toml"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "data")
+			code, _, stderr := runMain(t, append([]string{"run", "--data-dir", dir}, tc.flags...)...)
+			if code != 2 {
+				t.Fatalf("exit code %d, want 2 (stderr %q)", code, stderr)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(stderr, w) {
+					t.Errorf("stderr %q does not contain %q", stderr, w)
+				}
+			}
+			if _, err := os.Stat(dir); !os.IsNotExist(err) {
+				t.Errorf("data directory touched: %v", err)
+			}
+		})
+	}
+	var o overrides
+	c := &cobra.Command{}
+	o.addRunFlags(c)
+	if err := c.ParseFlags([]string{"--chaos", good, "--enable-chaos"}); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := o.load(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Chaos == nil || cfg.Chaos.Seed != 3 || len(cfg.Chaos.Links) != 1 || cfg.Chaos.Skew.Offset != 2*time.Second {
+		t.Fatalf("chaos config %+v", cfg.Chaos)
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/dchat/network/chaos"
 	"io"
 	"log/slog"
 	"net"
@@ -137,7 +138,16 @@ func StartNode(cfg Config, logger *slog.Logger) (*Node, error) {
 // assemble builds the protocol stack as transport/cluster_test.go does.
 func (n *Node) assemble(h *transport.Host) error {
 	cfg := n.cfg.Network
-	node, err := core.NewNode(n.id, h.Env(), cfg)
+	env := h.Env()
+	if c := n.cfg.Chaos; c != nil {
+		t, err := chaos.NewTransport(env.Transport, env.Clock, c.Rand(), c.Links)
+		if err != nil {
+			return err
+		}
+		env.Transport, env.Clock = t, chaos.SkewClock(env.Clock, c.Skew)
+		n.log.Warn("chaos enabled: faults are injected into this node's traffic", "rules", len(c.Links), "skew_offset", c.Skew.Offset)
+	}
+	node, err := core.NewNode(n.id, env, cfg)
 	if err != nil {
 		return err
 	}
