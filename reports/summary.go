@@ -118,6 +118,10 @@ type GossipSection struct {
 	// through the latency model: how far above the physical limit.
 	BoundRatioP50 float64 `json:"bound_ratio_p50"`
 	// RepairDeliveries are first receipts pulled through anti-entropy
+	// Redelivered counts deliveries to a node that already had the
+	// message before it restarted without its state; only the first
+	// delivery counts in the figures above.
+	Redelivered uint64 `json:"redelivered,omitempty"`
 	// repair (digest exchange), counted apart from PullDeliveries.
 	RepairDeliveries uint64 `json:"repair_deliveries,omitempty"`
 	// Heal is set when a partition healed during the run (see HealSection).

@@ -23,10 +23,13 @@ type gossipRun struct {
 	dups    uint64
 	pulls   uint64
 	repairs uint64
-	splits  []splitWindow // partitions, in the order they started
-	drops   map[string]uint64
-	bounds  map[int][]time.Duration // publisher -> shortest-path latency to every node
-	payload []*payloadSource
+	// redelivered counts deliveries to a node that had the message
+	// before (it restarted without its state).
+	redelivered uint64
+	splits      []splitWindow // partitions, in the order they started
+	drops       map[string]uint64
+	bounds      map[int][]time.Duration // publisher -> shortest-path latency to every node
+	payload     []*payloadSource
 }
 
 // msgRecord is one published message: who published it when, and who got
@@ -37,6 +40,20 @@ type msgRecord struct {
 	nodes   []int32
 	latency []float64 // ms, parallel to nodes
 	hops    []int
+	// got marks the nodes with a delivery: a node restarted without its
+	// state may be delivered the message again (by repair), and only its
+	// first delivery counts.
+	got []uint64
+}
+
+// first marks node's delivery and reports whether it is its first.
+func (m *msgRecord) first(node int) bool {
+	w, b := node/64, uint64(1)<<(node%64)
+	if m.got[w]&b != 0 {
+		return false
+	}
+	m.got[w] |= b
+	return true
 }
 
 type payloadSource struct {
@@ -134,14 +151,20 @@ func (r *runner) observeGossip(now time.Time, node int, ev core.Event) {
 	switch e := ev.(type) {
 	case gossip.Published:
 		g.byID[e.ID] = len(g.msgs)
-		g.msgs = append(g.msgs, &msgRecord{sender: node, at: now,
-			nodes: []int32{int32(node)}, latency: []float64{0}, hops: []int{0}})
+		m := &msgRecord{sender: node, at: now,
+			nodes: []int32{int32(node)}, latency: []float64{0}, hops: []int{0}, got: make([]uint64, (r.w.Len()+63)/64)}
+		m.first(node)
+		g.msgs = append(g.msgs, m)
 	case gossip.Delivered:
 		k, ok := g.byID[e.ID]
 		if !ok {
 			return
 		}
 		m := g.msgs[k]
+		if !m.first(node) {
+			g.redelivered++
+			return
+		}
 		m.nodes = append(m.nodes, int32(node))
 		m.latency = append(m.latency, float64(now.Sub(m.at))/1e6)
 		m.hops = append(m.hops, e.Hops)
@@ -240,6 +263,7 @@ func (r *runner) gossipSummary(bytesSent uint64) *reports.GossipSection {
 	}
 	gs.BytesSentPerNode = reports.Round3(float64(bytesSent) / float64(r.w.Len()))
 	gs.RepairDeliveries = g.repairs
+	gs.Redelivered = g.redelivered
 	gs.Heal = r.healSection()
 	if len(ratio) > 0 {
 		slices.Sort(ratio)
