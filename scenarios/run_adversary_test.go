@@ -117,3 +117,41 @@ func checkByzEclipse(t *testing.T, s *reports.Summary) {
 		t.Errorf("honest share of the victim's table %v (%d attackers of %d)", e.HonestTableShare, e.TableAttackers, e.TableSize)
 	}
 }
+
+func init() { builtinChecks["byz-relay-cheat"] = checkByzRelayCheat }
+
+// checkByzRelayCheat: no message through a cheating relay is taken as
+// delivered (a claim signed by a relay is no recipient's acknowledgement,
+// and a forged hand-off fails Verify), every delivered message's proof
+// verifies, and the senders' audits rank exactly the cheaters as the most
+// suspected relays.
+func checkByzRelayCheat(t *testing.T, s *reports.Summary) {
+	t.Helper()
+	a := adversaries(t, s)
+	r, rl := a.Relay, s.Relay
+	if r == nil || rl == nil || r.Cheaters != 10 || r.Through < 100 {
+		t.Fatalf("relay figures %+v", r)
+	}
+	if r.Delivered != 0 || rl.ProofsFailed != 0 || rl.ProofsVerified != rl.Delivered {
+		t.Errorf("through cheaters %d, of them delivered %d; proofs %d verified, %d failed, %d delivered",
+			r.Through, r.Delivered, rl.ProofsVerified, rl.ProofsFailed, rl.Delivered)
+	}
+	if r.Detected != r.Cheaters || r.TopSuspects != r.Cheaters {
+		t.Errorf("cheaters detected %d, among the top suspects %d, of %d", r.Detected, r.TopSuspects, r.Cheaters)
+	}
+}
+
+func init() { builtinChecks["byz-sybil"] = checkByzSybil }
+
+// checkByzSybil: 1,000 Sybil identities on 100 nodes beside 900 honest
+// ones leave honest lookups succeeding at least 95% of the time.
+func checkByzSybil(t *testing.T, s *reports.Summary) {
+	t.Helper()
+	a := adversaries(t, s)
+	if r := a.Roles[0]; r.Role != "sybil" || r.Nodes != 100 || r.Identities != 1000 {
+		t.Fatalf("roles %+v", a.Roles)
+	}
+	if a.Attacked.Lookups < 200 || a.Attacked.LookupSuccess < 0.95 {
+		t.Errorf("honest lookups %d, success %v (clean %v)", a.Attacked.Lookups, a.Attacked.LookupSuccess, a.Clean.LookupSuccess)
+	}
+}
