@@ -99,10 +99,8 @@ func checkByzSpam(t *testing.T, s *reports.Summary) {
 }
 
 // checkByzEclipse: the victim's lookups still succeed at least 95% of the
-// time (the issue's target, met), and its routing table holds at least
-// 45% honest peers. The issue asks for more than half; the defences reach
-// 0.485 (one identity per address took it from 0.269), so this guards
-// what is reached, and the README records the gap.
+// time, and honest peers hold more than half of its routing table (the
+// issue's targets).
 func checkByzEclipse(t *testing.T, s *reports.Summary) {
 	t.Helper()
 	a := adversaries(t, s)
@@ -113,7 +111,7 @@ func checkByzEclipse(t *testing.T, s *reports.Summary) {
 	if e.VictimLookupOK < 0.95 {
 		t.Errorf("victim lookups succeed %v", e.VictimLookupOK)
 	}
-	if e.HonestTableShare < 0.45 || e.TableAttackers > 100 {
+	if e.HonestTableShare <= 0.5 {
 		t.Errorf("honest share of the victim's table %v (%d attackers of %d)", e.HonestTableShare, e.TableAttackers, e.TableSize)
 	}
 }

@@ -62,6 +62,11 @@ type Config struct {
 	MaxPerPrefixTable  int
 	IPv4PrefixBits     int
 	IPv6PrefixBits     int
+	// DepthProbes is how many lookups of random far keys a node makes
+	// after joining, to measure the network's depth; with DiversityLimits
+	// the buckets beyond it then hold at most K peers between them
+	// (Table.SetDepth), against eclipse attacks. 0: none.
+	DepthProbes int
 
 	// RefreshInterval: a bucket no lookup went into for this long is
 	// refreshed with a lookup of a random key in its range (Kademlia §2.4;
@@ -113,6 +118,7 @@ func DefaultConfig() Config {
 		MaxPerPrefixTable:   10,
 		IPv4PrefixBits:      24,
 		IPv6PrefixBits:      48,
+		DepthProbes:         3,
 		RefreshInterval:     time.Hour,
 		MaintenanceInterval: 10 * time.Minute,
 		MaxRefreshPerTick:   16,
@@ -151,6 +157,7 @@ func (c Config) Validate() error {
 		{Name: "Replacements", V: c.Replacements, Min: 0},
 		{Name: "MaxPerPrefixBucket", V: c.MaxPerPrefixBucket, Min: 1},
 		{Name: "MaxPerPrefixTable", V: c.MaxPerPrefixTable, Min: 1},
+		{Name: "DepthProbes", V: c.DepthProbes, Min: 0},
 		{Name: "IPv4PrefixBits", V: c.IPv4PrefixBits, Min: 0},
 		{Name: "IPv6PrefixBits", V: c.IPv6PrefixBits, Min: 0},
 		{Name: "MaxRefreshPerTick", V: c.MaxRefreshPerTick, Min: 0},

@@ -52,6 +52,8 @@ type DHT struct {
 
 	stats Stats
 	liar  Liar // nil: an honest node (adversary.go)
+	// depths are the latest depth samples of far lookups (sampleDepth).
+	depths []float64
 }
 
 // Stats counts a DHT's work.

@@ -25,6 +25,9 @@ const (
 	PurposePut       = "put"
 	PurposeBootstrap = "bootstrap"
 	PurposeRefresh   = "refresh"
+	// PurposeDepth: a lookup of a random far key after the join, to
+	// measure the network's depth (Table.SetDepth).
+	PurposeDepth = "depth"
 )
 
 // LookupDone is observed when a lookup ends, whatever its purpose.
@@ -85,6 +88,10 @@ const (
 	// EvictPingFailed: the least recently seen entry of a full bucket did
 	// not answer the liveness ping (Kademlia §2.2).
 	EvictPingFailed = "ping-failed"
+	// EvictDeep: the buckets beyond the network's depth held more than k
+	// peers when the depth became known (Table.SetDepth); the latest
+	// admitted left.
+	EvictDeep = "deep-cap"
 )
 
 // PutDone is observed when a Put (or a republish) has sent its STOREs and
@@ -119,3 +126,13 @@ const (
 	// expiry beyond the TTL or under another key than asked.
 	ReasonBadRecord = "bad-record"
 )
+
+// DepthEstimated is observed when the node's estimate of the network's
+// depth in key bits (Table.SetDepth) changes.
+type DepthEstimated struct {
+	Depth   int `json:"depth"`
+	Samples int `json:"samples"`
+}
+
+// Kind implements core.Event.
+func (DepthEstimated) Kind() string { return "dht.depth" }

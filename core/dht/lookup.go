@@ -3,6 +3,7 @@ package dht
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net/netip"
 	"slices"
 	"time"
@@ -171,7 +172,7 @@ func (d *DHT) step(now time.Time, lk *lookup) {
 		return
 	}
 	window := d.cfg.Converge
-	if lk.purpose == PurposeRefresh && d.cfg.RefreshConverge > 0 {
+	if (lk.purpose == PurposeRefresh || lk.purpose == PurposeDepth) && d.cfg.RefreshConverge > 0 {
 		window = min(d.cfg.RefreshConverge, d.cfg.K)
 	}
 	if window == 0 {
@@ -294,6 +295,11 @@ func (d *DHT) finish(now time.Time, lk *lookup, ok bool) {
 	if !ok {
 		d.stats.LookupsFailed++
 	}
+	if !lk.value && lk.peer.IsZero() {
+		// Only plain FIND_NODE lookups run to convergence; FindPeer and
+		// FindValue stop at the first answer naming what they seek.
+		d.sampleDepth(now, lk.target, res.Peers, ok)
+	}
 	d.node.Observe(now, LookupDone{Target: HexKey(lk.target), Purpose: lk.purpose, OK: ok, Found: len(res.Peers),
 		Value: res.Record != nil, Hops: res.Hops, Messages: res.Messages, Latency: res.Latency})
 	if lk.cb != nil {
@@ -404,6 +410,63 @@ func (d *DHT) bootstrapDone(now time.Time, bs *bootstrap) {
 	d.bs = nil
 	d.bootstrapped = d.table.Len() > 0
 	d.node.Observe(now, BootstrapDone{Took: now.Sub(bs.start), TableSize: d.table.Len(), OK: d.bootstrapped})
+	if d.bootstrapped {
+		d.probeDepth(now, d.cfg.DepthProbes)
+	}
+}
+
+// probeDepth looks up n random keys far from the own one (in buckets 0,
+// 1, 2, ...), whose results measure the network's depth (sampleDepth).
+func (d *DHT) probeDepth(now time.Time, n int) {
+	for i := range n {
+		d.startLookup(now, d.table.RandomKeyIn(i%3, d.randomKey()), PurposeDepth, false, nil)
+	}
+}
+
+// depthSamples is how many recent far lookups the depth estimate is the
+// median of, and minDepthSamples how many it needs first.
+const (
+	depthSamples    = 15
+	minDepthSamples = 3
+)
+
+// sampleDepth feeds the table's depth estimate (Table.SetDepth) from a
+// FIND_NODE lookup that converged: among N peers spread evenly over the key
+// space, the m-th closest to a key shares about log2(N/m) leading bits
+// with it, so cpl(target, m-th closest) + log2(m/k) estimates log2(N/k).
+// It uses the peers that answered and only targets far from the own key
+// (common prefix under 3 bits): peers ground near the own key cannot
+// steer those.
+func (d *DHT) sampleDepth(now time.Time, target identity.Key, peers []PeerInfo, ok bool) {
+	if i := d.table.BucketIndex(target); !ok || i < 0 || i >= 3 || !d.cfg.DiversityLimits {
+		return
+	}
+	m := min(len(peers), 3)
+	if m == 0 {
+		return
+	}
+	c := identity.Xor(target, d.keyOf(peers[m-1].ID)).CommonPrefixLen()
+	sample := float64(c) + math.Log2(float64(m)/float64(d.cfg.K))
+	if len(d.depths) == depthSamples {
+		copy(d.depths, d.depths[1:])
+		d.depths = d.depths[:depthSamples-1]
+	}
+	d.depths = append(d.depths, sample)
+	if len(d.depths) < minDepthSamples {
+		return
+	}
+	sorted := slices.Clone(d.depths)
+	slices.Sort(sorted)
+	depth := int(math.Floor(sorted[len(sorted)/2]))
+	if depth == d.table.Depth() {
+		return
+	}
+	trimmed := d.table.SetDepth(depth)
+	d.node.Observe(now, DepthEstimated{Depth: depth, Samples: len(d.depths)})
+	for _, p := range trimmed {
+		d.stats.Evicted++
+		d.node.Observe(now, PeerEvicted{Peer: p.ID, Addr: p.Addr, Reason: EvictDeep})
+	}
 }
 
 type putOp struct {

@@ -48,6 +48,7 @@ type entry struct {
 	PeerInfo
 	bucket   int32
 	failures int32
+	seq      uint64 // admission order, for the deep cap's trim (SetDepth)
 }
 
 type bucket struct {
@@ -98,6 +99,11 @@ type Table struct {
 	touchedAll time.Time
 	index      map[identity.PeerID]*entry
 	groups     map[netip.Prefix]int // peers per diversity group, when limits are on
+	// depth is the network's depth in key bits as the node's own lookups
+	// measure it (SetDepth), -1 while unknown.
+	depth int
+	// admitted numbers admissions (entry.seq).
+	admitted uint64
 	// endpoints holds the peer at each address, when limits are on: one
 	// socket is one node, so a second identity at an address already in
 	// the table is refused (several Sybil identities behind one address
@@ -141,7 +147,56 @@ func NewTable(self identity.PeerID, k, repl int, div Diversity) *Table {
 		index:     make(map[identity.PeerID]*entry),
 		groups:    make(map[netip.Prefix]int),
 		endpoints: make(map[netip.AddrPort]identity.PeerID),
+		depth:     -1,
 	}
+}
+
+// SetDepth tells the table how deep the network is: about log2(N/k) key
+// bits, the common-prefix length of a random key with the k-th closest
+// peer to it. With diversity limits on, the buckets deeper than depth+1
+// then hold at most k peers between them (Kademlia needs only the k
+// closest; honest peers that close to the own key are about
+// N/2^(depth+2), fewer than k), so peers ground to sit next to the node's
+// key (an eclipse attack) compete for those k slots instead of filling a
+// bucket of k per bit. If the deep buckets hold more than k, the latest
+// admitted go; they are returned. The depth must come from lookups such
+// peers cannot steer (far from the own key). d < 0 lifts the cap.
+func (t *Table) SetDepth(d int) (trimmed []PeerInfo) {
+	t.depth = d
+	if !t.div.Enabled || d < 0 {
+		return nil
+	}
+	for t.deepCount() > t.k {
+		var last *entry
+		for j := d + 2; j < len(t.buckets); j++ {
+			for _, e := range t.buckets[j].entries {
+				if last == nil || e.seq > last.seq {
+					last = e
+				}
+			}
+		}
+		t.remove(last)
+		trimmed = append(trimmed, last.PeerInfo)
+	}
+	return trimmed
+}
+
+// Depth returns the depth set by SetDepth, -1 if none.
+func (t *Table) Depth() int { return t.depth }
+
+// deepCount returns the peers in the buckets beyond depth+1.
+func (t *Table) deepCount() int {
+	n := 0
+	for j := t.depth + 2; j < len(t.buckets); j++ {
+		n += len(t.buckets[j].entries)
+	}
+	return n
+}
+
+// deepFull reports whether bucket i lies beyond depth+1 and the buckets
+// there already hold k peers.
+func (t *Table) deepFull(i int) bool {
+	return t.div.Enabled && t.depth >= 0 && i > t.depth+1 && t.deepCount() >= t.k
 }
 
 // Len returns the number of peers in the table.
@@ -213,7 +268,7 @@ func validAddr(ap netip.AddrPort) bool {
 // full).
 func (t *Table) Admissible(key identity.Key, addr netip.AddrPort) bool {
 	i := t.BucketIndex(key)
-	return i >= 0 && validAddr(addr) && t.diverse(i, t.group(addr.Addr())) && !t.endpointTaken(addr, identity.PeerID{})
+	return i >= 0 && validAddr(addr) && t.diverse(i, t.group(addr.Addr())) && !t.endpointTaken(addr, identity.PeerID{}) && !t.deepFull(i)
 }
 
 // endpointTaken reports whether another peer than id holds addr.
@@ -272,7 +327,7 @@ func (t *Table) Update(now time.Time, p PeerInfo, rtt time.Duration) (Outcome, P
 	}
 	key := p.dhtKey()
 	i := t.BucketIndex(key)
-	if !t.diverse(i, t.group(p.Addr.Addr())) || t.endpointTaken(p.Addr, p.ID) {
+	if !t.diverse(i, t.group(p.Addr.Addr())) || t.endpointTaken(p.Addr, p.ID) || t.deepFull(i) {
 		return Rejected, PeerInfo{}
 	}
 	p.LastSeen = now
@@ -288,6 +343,8 @@ func (t *Table) Update(now time.Time, p PeerInfo, rtt time.Duration) (Outcome, P
 }
 
 func (t *Table) insert(e *entry) {
+	t.admitted++
+	e.seq = t.admitted
 	b := t.at(int(e.bucket))
 	b.appendEntry(e)
 	if j := slices.IndexFunc(b.repl, func(r *entry) bool { return r.ID == e.ID }); j >= 0 {
@@ -362,7 +419,7 @@ func (t *Table) Remove(id identity.PeerID) (removed PeerInfo, promoted PeerInfo,
 			b.repl = slices.Delete(b.repl, j, j+1)
 			continue
 		}
-		if t.diverse(int(r.bucket), t.group(r.Addr.Addr())) && !t.endpointTaken(r.Addr, r.ID) {
+		if t.diverse(int(r.bucket), t.group(r.Addr.Addr())) && !t.endpointTaken(r.Addr, r.ID) && !t.deepFull(int(r.bucket)) {
 			t.insert(r) // also removes it from the cache
 			return e.PeerInfo, r.PeerInfo, true, true
 		}

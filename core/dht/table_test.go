@@ -320,3 +320,49 @@ func TestTableOneIdentityPerEndpoint(t *testing.T) {
 		t.Fatalf("without limits: %v", out)
 	}
 }
+
+// Beyond depth+1 the buckets hold at most k peers between them: SetDepth
+// trims the latest admitted, and later admissions there are refused while
+// the shallower buckets fill as before.
+func TestTableDeepCap(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 9))
+	tab := NewTable(fakeID(r), 4, 2, Diversity{Enabled: true, PerBucket: 100, PerTable: 100, IPv4Bits: 24, IPv6Bits: 48})
+	now := time.Unix(1000, 0)
+	addr := 0
+	add := func(i, n int) []identity.PeerID {
+		ids := idsInBucket(t, tab, r, i, n)
+		for _, id := range ids {
+			addr++
+			if out, _ := tab.Update(now, PeerInfo{ID: id, Addr: addrN(addr)}, 0); out != Added {
+				t.Fatalf("bucket %d: %v", i, out)
+			}
+		}
+		return ids
+	}
+	first := add(3, 3) // admitted first: these stay
+	add(4, 3)          // 6 peers beyond bucket 2, k = 4
+	add(1, 2)
+	trimmed := tab.SetDepth(1)
+	if len(trimmed) != 2 || tab.Depth() != 1 {
+		t.Fatalf("trimmed %d peers, want 2 (depth %d)", len(trimmed), tab.Depth())
+	}
+	for _, id := range first {
+		if _, ok := tab.Get(id); !ok {
+			t.Errorf("an early deep peer was trimmed")
+		}
+	}
+	deep := idsInBucket(t, tab, r, 5, 1)[0]
+	if out, _ := tab.Update(now, PeerInfo{ID: deep, Addr: addrN(900)}, 0); out != Rejected {
+		t.Errorf("a fifth deep peer: %v, want Rejected", out)
+	}
+	if tab.Admissible(deep.Key(), addrN(900)) {
+		t.Error("Admissible says yes beyond the cap")
+	}
+	// Bucket 2 (depth+1) is not capped.
+	add(2, 4)
+	// Lifting the cap admits again.
+	tab.SetDepth(-1)
+	if out, _ := tab.Update(now, PeerInfo{ID: deep, Addr: addrN(900)}, 0); out != Added {
+		t.Errorf("without a depth: %v", out)
+	}
+}
