@@ -153,3 +153,22 @@ func checkByzSybil(t *testing.T, s *reports.Summary) {
 		t.Errorf("honest lookups %d, success %v (clean %v)", a.Attacked.Lookups, a.Attacked.LookupSuccess, a.Clean.LookupSuccess)
 	}
 }
+
+func init() { builtinChecks["chaos-mix"] = checkChaosMix }
+
+// checkChaosMix: under loss, churn, a crash and 10% mixed attackers, honest
+// nodes still get at least 99% of the honest messages, as in the run with
+// the same faults and no attackers.
+func checkChaosMix(t *testing.T, s *reports.Summary) {
+	t.Helper()
+	a := adversaries(t, s)
+	if len(a.Roles) != 5 || a.HonestNodes != 900 {
+		t.Fatalf("roles %+v, %d honest", a.Roles, a.HonestNodes)
+	}
+	if a.Attacked.DeliveryRatio < 0.99 || a.Clean.DeliveryRatio < 0.99 {
+		t.Errorf("honest delivery %v (clean %v)", a.Attacked.DeliveryRatio, a.Clean.DeliveryRatio)
+	}
+	if c := s.Chaos; c == nil || c.Churn == nil || c.Churn.Restarts == 0 {
+		t.Errorf("chaos section %+v", c)
+	}
+}
