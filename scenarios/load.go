@@ -1688,15 +1688,8 @@ func (d *decoder) lookups(n *yaml.Node, path string) (*LookupWork, error) {
 		return nil, err
 	}
 	l := &LookupWork{Count: 1, Target: TargetRandomPeer, From: AllNodes()}
-	if c := m.val("count"); c != nil {
-		v, err := d.integer(c, join(path, "count"))
-		if err != nil {
-			return nil, err
-		}
-		if v < 1 || v > 10_000_000 {
-			return nil, d.errAt(c, join(path, "count"), "must be from 1 to 10000000, got %d", v)
-		}
-		l.Count = int(v)
+	if err := d.batchCount(m, path, &l.Count); err != nil {
+		return nil, err
 	}
 	if t := m.val("target"); t != nil {
 		if l.Target, err = d.str(t, join(path, "target")); err != nil {
@@ -1720,6 +1713,24 @@ func (d *decoder) lookups(n *yaml.Node, path string) (*LookupWork, error) {
 	return l, nil
 }
 
+// batchCount decodes the count of a batch workload (lookups, relay,
+// connect) into dst, if given: 1 to 10,000,000.
+func (d *decoder) batchCount(m *mapping, path string, dst *int) error {
+	c := m.val("count")
+	if c == nil {
+		return nil
+	}
+	v, err := d.integer(c, join(path, "count"))
+	if err != nil {
+		return err
+	}
+	if v < 1 || v > 10_000_000 {
+		return d.errAt(c, join(path, "count"), "must be from 1 to 10000000, got %d", v)
+	}
+	*dst = int(v)
+	return nil
+}
+
 // connect decodes a connect workload: {count: N, from: NODESET, to:
 // NODESET, over: DURATION}.
 func (d *decoder) connect(n *yaml.Node, path string) (*ConnectWork, error) {
@@ -1728,15 +1739,8 @@ func (d *decoder) connect(n *yaml.Node, path string) (*ConnectWork, error) {
 		return nil, err
 	}
 	c := &ConnectWork{Count: 1}
-	if v := m.val("count"); v != nil {
-		x, err := d.integer(v, join(path, "count"))
-		if err != nil {
-			return nil, err
-		}
-		if x < 1 || x > 10_000_000 {
-			return nil, d.errAt(v, join(path, "count"), "must be from 1 to 10000000, got %d", x)
-		}
-		c.Count = int(x)
+	if err := d.batchCount(m, path, &c.Count); err != nil {
+		return nil, err
 	}
 	for _, f := range []struct {
 		key string
@@ -1771,15 +1775,8 @@ func (d *decoder) relayWork(entry *mapping, wpath string, w Workload) (*RelayWor
 		return nil, err
 	}
 	rw := &RelayWork{Count: 1, From: AllNodes(), ToPrivate: true, MinHops: 1, MaxHops: d.maxHops, Size: 512}
-	if c := m.val("count"); c != nil {
-		v, err := d.integer(c, join(path, "count"))
-		if err != nil {
-			return nil, err
-		}
-		if v < 1 || v > 10_000_000 {
-			return nil, d.errAt(c, join(path, "count"), "must be from 1 to 10000000, got %d", v)
-		}
-		rw.Count = int(v)
+	if err := d.batchCount(m, path, &rw.Count); err != nil {
+		return nil, err
 	}
 	if f := m.val("from"); f != nil {
 		if rw.From, err = d.nodeSet(f, join(path, "from")); err != nil {
