@@ -481,15 +481,10 @@ func (t *Traversal) finish(now time.Time, p *peer, early bool) {
 }
 
 func (t *Traversal) handlePunch(now time.Time, from netip.AddrPort, body []byte) error {
-	m, err := wire.DecodeNATProbe(body)
+	m, p, err := t.decodeProbe(from, body)
 	if err != nil {
 		return err
 	}
-	id, err := t.claimed(from, m.Sender)
-	if err != nil {
-		return err
-	}
-	p := t.peers[id]
 	if p == nil || !p.offered || p.txn != m.Txn {
 		return t.drop(DropStale)
 	}
@@ -506,15 +501,10 @@ func (t *Traversal) handlePunch(now time.Time, from netip.AddrPort, body []byte)
 }
 
 func (t *Traversal) handlePunchAck(now time.Time, from netip.AddrPort, body []byte) error {
-	m, err := wire.DecodeNATProbe(body)
+	m, p, err := t.decodeProbe(from, body)
 	if err != nil {
 		return err
 	}
-	id, err := t.claimed(from, m.Sender)
-	if err != nil {
-		return err
-	}
-	p := t.peers[id]
 	if p == nil || !p.offered || p.txn != m.Txn || m.Seq == 0 || m.Seq > p.seq {
 		return t.drop(DropStale)
 	}

@@ -87,15 +87,10 @@ func (t *Traversal) lose(now time.Time, p *peer) {
 }
 
 func (t *Traversal) handlePathPing(now time.Time, from netip.AddrPort, body []byte) error {
-	m, err := wire.DecodeNATProbe(body)
+	m, p, err := t.decodeProbe(from, body)
 	if err != nil {
 		return err
 	}
-	id, err := t.claimed(from, m.Sender)
-	if err != nil {
-		return err
-	}
-	p := t.peers[id]
 	if p == nil || p.txn != m.Txn {
 		return t.drop(DropStale)
 	}
@@ -104,15 +99,10 @@ func (t *Traversal) handlePathPing(now time.Time, from netip.AddrPort, body []by
 }
 
 func (t *Traversal) handlePathPong(now time.Time, from netip.AddrPort, body []byte) error {
-	m, err := wire.DecodeNATProbe(body)
+	m, p, err := t.decodeProbe(from, body)
 	if err != nil {
 		return err
 	}
-	id, err := t.claimed(from, m.Sender)
-	if err != nil {
-		return err
-	}
-	p := t.peers[id]
 	if p == nil || p.path == nil || p.txn != m.Txn || p.awaiting == 0 || m.Seq != p.awaiting {
 		return t.drop(DropStale)
 	}
@@ -121,4 +111,19 @@ func (t *Traversal) handlePathPong(now time.Time, from netip.AddrPort, body []by
 	p.awaiting, p.misses = 0, 0
 	p.path.lastAck = now
 	return nil
+}
+
+// decodeProbe decodes a PUNCH, PUNCH-ACK, PATH-PING or PATH-PONG from from,
+// checks that the transport lets from claim its sender, and returns the
+// sender's traversal state (nil if none).
+func (t *Traversal) decodeProbe(from netip.AddrPort, body []byte) (wire.NATProbe, *peer, error) {
+	m, err := wire.DecodeNATProbe(body)
+	if err != nil {
+		return m, nil, err
+	}
+	id, err := t.claimed(from, m.Sender)
+	if err != nil {
+		return m, nil, err
+	}
+	return m, t.peers[id], nil
 }
