@@ -340,8 +340,10 @@ func CostSection(columns []string, costs []map[string]float64) Section {
 			switch {
 			case !ok:
 				row = append(row, "")
-			case f == "peak_heap_bytes":
+			case f == "peak_heap_bytes" || f == "live_heap_bytes":
 				row = append(row, FormatNumber(v/(1<<20)))
+			case f == "live_heap_per_node_bytes":
+				row = append(row, FormatNumber(v/(1<<10)))
 			default:
 				row = append(row, FormatNumber(v))
 			}
@@ -361,6 +363,10 @@ func costLabel(f string) string {
 		return "events per wall-clock second"
 	case "peak_heap_bytes":
 		return "peak heap (MiB)"
+	case "live_heap_bytes":
+		return "live heap at the end (MiB)"
+	case "live_heap_per_node_bytes":
+		return "live heap per node (KiB)"
 	}
 	return f
 }

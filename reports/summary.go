@@ -22,6 +22,12 @@ type Summary struct {
 	Events        uint64  `json:"events"`
 	EventsPerS    float64 `json:"events_per_s"`
 	PeakHeapBytes uint64  `json:"peak_heap_bytes"`
+	// LiveHeapBytes is the heap still reachable when the simulation ends
+	// (measured after a full collection, before the outputs are written):
+	// the nodes' protocol state and the simulator's. LiveHeapPerNode is
+	// that over Nodes, the memory one simulated node costs.
+	LiveHeapBytes   uint64 `json:"live_heap_bytes"`
+	LiveHeapPerNode uint64 `json:"live_heap_per_node_bytes"`
 	TraceEvents   uint64  `json:"trace_events"`
 	TraceSHA256   string  `json:"trace_sha256"`
 
@@ -40,7 +46,7 @@ type Summary struct {
 
 // WallClockFields are the summary fields that depend on the machine, not on
 // the scenario and seed.
-var WallClockFields = []string{"wall_s", "events_per_s", "peak_heap_bytes"}
+var WallClockFields = []string{"wall_s", "events_per_s", "peak_heap_bytes", "live_heap_bytes", "live_heap_per_node_bytes"}
 
 // NetworkSection counts what the (simulated) network did with packets.
 type NetworkSection struct {

@@ -5,6 +5,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/metrics"
 	"slices"
 	"strconv"
@@ -331,12 +332,25 @@ func (r *runner) run() (*reports.Summary, error) {
 	}
 	wall := time.Since(start).Seconds() // the trace's encoding included
 	s := r.summary(wall, peak)
+	s.LiveHeapBytes = liveHeap()
+	s.LiveHeapPerNode = s.LiveHeapBytes / uint64(max(s.Nodes, 1))
 	if r.opts.OutDir != "" {
 		if err := r.writeOutputs(s); err != nil {
 			return nil, err
 		}
 	}
 	return s, nil
+}
+
+// liveHeap returns the bytes of heap objects still reachable, after a full
+// collection: called while the world is alive, it is the simulation's
+// resident state (nodes, engine, collectors), without the garbage a
+// generous GOGC lets accumulate between collections.
+func liveHeap() uint64 {
+	runtime.GC()
+	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	metrics.Read(sample)
+	return sample[0].Value.Uint64()
 }
 
 // schedule puts the workload and fault timelines on the engine.

@@ -148,6 +148,11 @@ func TestGossip100Targets(t *testing.T) {
 	if g.BoundRatioP50 < 1 || g.FirstDeliveryMs.Min <= 0 {
 		t.Errorf("bound ratio %v, min latency %v", g.BoundRatioP50, g.FirstDeliveryMs.Min)
 	}
+	// Memory per node: the live heap holds at least the 100 nodes' keys,
+	// tables and caches, and the per-node figure is its share.
+	if s.LiveHeapBytes < 100<<10 || s.LiveHeapPerNode != s.LiveHeapBytes/100 {
+		t.Errorf("live heap %d B, per node %d B", s.LiveHeapBytes, s.LiveHeapPerNode)
+	}
 }
 
 // With 10% of the nodes crashed mid-run, live nodes still get the messages.

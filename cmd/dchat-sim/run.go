@@ -229,8 +229,9 @@ func isTerminal(w io.Writer) bool {
 }
 
 func printSummary(w io.Writer, s *reports.Summary, out string) {
-	fmt.Fprintf(w, "scenario %s  seed %d  nodes %d  sim %.1fs  wall %.2fs  events %d (%.2fM/s)  peak heap %.1f MiB\n",
-		s.Scenario, s.Seed, s.Nodes, s.SimTimeS, s.WallS, s.Events, s.EventsPerS/1e6, float64(s.PeakHeapBytes)/(1<<20))
+	fmt.Fprintf(w, "scenario %s  seed %d  nodes %d  sim %.1fs  wall %.2fs  events %d (%.2fM/s)  peak heap %.1f MiB  live heap %.1f MiB (%.1f KiB per node)\n",
+		s.Scenario, s.Seed, s.Nodes, s.SimTimeS, s.WallS, s.Events, s.EventsPerS/1e6, float64(s.PeakHeapBytes)/(1<<20),
+		float64(s.LiveHeapBytes)/(1<<20), float64(s.LiveHeapPerNode)/(1<<10))
 	if n := s.Network; n != nil {
 		fmt.Fprintf(w, "network  sent %d  delivered %d  dropped %v\n", n.PacketsSent, n.PacketsDelivered, n.Dropped)
 	}
