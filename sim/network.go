@@ -262,10 +262,10 @@ type Network struct {
 	upFree, downFree []time.Duration // when each queue is next idle
 	isDown           []bool
 
-	// lastArrive holds, per directed link (linkKey), the latest arrival
-	// scheduled so far; used only to keep jittered links in order. It is
-	// only ever looked up, never iterated.
-	lastArrive map[uint64]time.Duration
+	// lastArrive holds, per directed link, the latest arrival scheduled
+	// so far; used only to keep jittered links in order. It is only ever
+	// looked up, never iterated.
+	lastArrive linkTimes
 
 	parts    []netPartition // active, in creation order
 	lastPart PartitionID
@@ -311,7 +311,7 @@ func NewNetwork(nodes int, cfg NetConfig, rng *rand.Rand) (*Network, error) {
 		n.downFree = make([]time.Duration, nodes)
 	}
 	if jk != jitterOff && !cfg.Reorder {
-		n.lastArrive = make(map[uint64]time.Duration)
+		n.lastArrive = newLinkTimes(nodes, nodes <= denseLinkNodes)
 	}
 	for i, p := range cfg.Private {
 		if !p {
@@ -399,11 +399,10 @@ func (n *Network) Uplink(now time.Duration, from, to int, size int) (arrive time
 	if n.jkind != jitterOff {
 		arrive += n.drawJitter(n.rngFor(from))
 		if !n.reorder {
-			k := linkKey(from, to)
-			if last, ok := n.lastArrive[k]; ok && arrive < last {
+			if last := n.lastArrive.get(from, to); arrive < last {
 				arrive = last
 			}
-			n.lastArrive[k] = arrive
+			n.lastArrive.set(from, to, arrive)
 		}
 	}
 	return arrive, DropNone

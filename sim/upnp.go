@@ -72,10 +72,5 @@ func (n *natWorld) scheduleUPnPRenew(i int, inc, gen uint32, lease time.Duration
 // after runs f after d as a new input to node i, unless the node has
 // crashed since incarnation inc.
 func (n *natWorld) after(d time.Duration, i int, inc uint32, f func()) {
-	sn := &n.w.nodes[i]
-	n.w.eng.AfterFunc(d, func() {
-		if sn.incarnation == inc {
-			f()
-		}
-	})
+	n.w.nodes[i].after(d, inc, f)
 }

@@ -365,16 +365,32 @@ type nodeClock struct{ sn *simNode }
 
 func (c nodeClock) Now() time.Time { return c.sn.w.NodeTime(c.sn.idx) }
 
+// AfterFunc implements core.Clock: f runs after d as a new input to the
+// node, unless the node crashes first. The timer is an event for the node
+// itself (see simNode.HandleEvent) carrying the incarnation and f, so setting
+// one allocates no closure.
 func (c nodeClock) AfterFunc(d time.Duration, f func()) core.Timer {
-	sn, inc := c.sn, c.sn.incarnation
+	sn := c.sn
 	if sk := sn.w.skewOf(sn.idx); sk != nil {
 		d = sk.s.TrueDelay(d)
 	}
-	return c.sn.w.eng.AfterFunc(d, func() {
-		if sn.incarnation == inc {
-			f()
-		}
-	})
+	return sn.after(d, sn.incarnation, f)
+}
+
+// after schedules f to run after d (engine time) as a new input to the node,
+// unless the node has crashed since incarnation inc. f is stored in the
+// event as given: a func value is pointer-shaped, so this allocates nothing.
+func (sn *simNode) after(d time.Duration, inc uint32, f func()) Timer {
+	return sn.w.eng.After(d, sn, int(inc), f)
+}
+
+// HandleEvent implements Handler for the node's timers, set by after: inc is
+// the incarnation the timer was set in, data its callback, which is dropped
+// if the node has crashed since.
+func (sn *simNode) HandleEvent(inc int, data any) {
+	if sn.incarnation == uint32(inc) {
+		data.(func())()
+	}
 }
 
 type nodeTransport struct{ sn *simNode }

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"net/netip"
+	"slices"
 	"testing"
 	"time"
 
@@ -140,5 +141,29 @@ func TestNoRouteAndStreams(t *testing.T) {
 	}
 	if w.Rand(1, "x").Uint64() == w.Rand(1, "y").Uint64() || w.Rand(1, "x").Uint64() == w.Rand(2, "x").Uint64() {
 		t.Fatal("streams for different purposes or nodes coincide")
+	}
+}
+
+// A node's timers die with it: one set before a crash never fires, even
+// after a restart, while one set after the restart does.
+func TestNodeTimerDiscardedAfterCrash(t *testing.T) {
+	w, err := NewWorld(1, 2, NetConfig{Latency: NewConstantLatency(time.Millisecond)}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fired []string
+	clock := w.Env(1).Clock
+	clock.AfterFunc(10*time.Millisecond, func() { fired = append(fired, "before crash") })
+	stopped := clock.AfterFunc(10*time.Millisecond, func() { fired = append(fired, "stopped") })
+	w.Env(0).Clock.AfterFunc(10*time.Millisecond, func() { fired = append(fired, "other node") })
+	if !stopped.Stop() {
+		t.Fatal("Stop of a pending node timer reported false")
+	}
+	w.Crash(1)
+	w.Restart(1, nil)
+	clock.AfterFunc(20*time.Millisecond, func() { fired = append(fired, "after restart") })
+	w.Run(time.Second)
+	if want := []string{"other node", "after restart"}; !slices.Equal(fired, want) {
+		t.Fatalf("fired %q, want %q", fired, want)
 	}
 }
