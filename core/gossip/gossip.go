@@ -1,6 +1,7 @@
 package gossip
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -51,11 +52,14 @@ type Gossip struct {
 	scratch []byte       // content hashed for an ID
 	sigBuf  [sigLen]byte // signed bytes
 	sig     [wire.GossipSigLen]byte
-	idBuf   [][wire.GossipIDLen]byte
+	idBuf   [][wire.GossipIDLen]byte // a heartbeat's IHAVE IDs
+	haveBuf [][wire.GossipIDLen]byte // a received IHAVE's IDs (decodeIHave)
+	wantBuf [][wire.GossipIDLen]byte // an IWANT's IDs (processPull)
 	deliver func(now time.Time, m Message)
 	stats   Stats
 
-	behavior Behavior // nil: an honest node (adversary.go)
+	behavior Behavior    // nil: an honest node (adversary.go)
+	accepted wire.Gossip // the copy of a new message passed to behavior.Accepted
 }
 
 // Stats counts a component's work.
@@ -306,7 +310,12 @@ func (g *Gossip) accept(now time.Time, from netip.AddrPort, m *wire.Gossip, send
 	})
 	g.handOver(now, e)
 	if g.behavior != nil {
-		g.behavior.Accepted(now, m)
+		// Through a copy held by g: m itself, passed to an interface
+		// method, would escape, and every received message would be
+		// decoded on the heap. Accepted keeps nothing (Behavior).
+		g.accepted = *m
+		g.behavior.Accepted(now, &g.accepted)
+		g.accepted = wire.Gossip{} // not to hold on to the packet
 	}
 	g.forward(now, e, from)
 }
@@ -335,7 +344,7 @@ func (g *Gossip) forward(now time.Time, e *entry, from netip.AddrPort) {
 	if e.hops() < g.cfg.EagerHops {
 		k = g.cfg.Fanout
 	}
-	x := exclusion{self: g.self, from: from, origin: e.origin, holders: e.holders}
+	x := exclusion{self: g.self, from: from, origin: e.origin, holders: &e.holders}
 	eager, lazy := g.sel.pick(g.peers.GossipPeers(), &x, k, g.cfg.LazyFanout, g.cfg.PreferShare)
 	if len(eager) > 0 {
 		pkt := e.msg.AppendPacket(make([]byte, 0, e.msg.PacketLen()))
@@ -346,8 +355,8 @@ func (g *Gossip) forward(now time.Time, e *entry, from netip.AddrPort) {
 		g.node.Observe(now, Forwarded{ID: e.id, To: len(eager)})
 	}
 	if len(lazy) > 0 {
-		ih := wire.IHave{IDs: [][wire.GossipIDLen]byte{e.id}}
-		pkt := ih.AppendPacket(nil)
+		ids := [][wire.GossipIDLen]byte{e.id}
+		pkt := wire.IHave{IDs: ids}.AppendPacket(make([]byte, 0, idsPacketLen(len(ids))))
 		for _, to := range lazy {
 			g.node.Send(to, pkt)
 		}
@@ -378,15 +387,22 @@ func (g *Gossip) onHeartbeat() {
 			if e.at.Before(since) {
 				return false // newest first: the rest are older still
 			}
-			if e.live() && !containsAddr(e.holders, to) && g.relays(e) {
+			if e.live() && !e.holders.has(to) && g.relays(e) {
 				ids = append(ids, e.id)
 			}
 			return len(ids) < g.cfg.MaxIHaveLength
 		})
 		g.idBuf = ids
 		if len(ids) > 0 {
-			g.node.Send(to, wire.IHave{IDs: ids}.AppendPacket(nil))
+			g.node.Send(to, wire.IHave{IDs: ids}.AppendPacket(make([]byte, 0, idsPacketLen(len(ids)))))
 			g.stats.IHaveSent++
 		}
 	}
+}
+
+// idsPacketLen returns the length of an IHAVE or IWANT datagram listing n
+// IDs, so that it is allocated once at its final size.
+func idsPacketLen(n int) int {
+	var count [binary.MaxVarintLen64]byte
+	return wire.HeaderLen + binary.PutUvarint(count[:], uint64(n)) + n*wire.GossipIDLen
 }

@@ -2,15 +2,11 @@ package gossip
 
 import (
 	"net/netip"
-	"slices"
 	"time"
 
 	"github.com/dchat/network/core/identity"
 	"github.com/dchat/network/core/wire"
 )
-
-// maxHolders bounds the peers remembered as holding one message.
-const maxHolders = 32
 
 // entry is an accepted message kept for forwarding, announcing and
 // serving IWANTs.
@@ -23,7 +19,7 @@ type entry struct {
 	at time.Time
 	// holders are peers known to have the message: they sent us a copy or
 	// announced it. Nothing is pushed or announced to them.
-	holders []netip.AddrPort
+	holders holderSet
 	// cold: the entry is older than the announce horizon and kept only to
 	// serve repair; its holders are dropped and no longer tracked.
 	cold bool
@@ -37,8 +33,8 @@ func (e *entry) hops() int { return int(e.msg.Hops) - 1 }
 func (e *entry) live() bool { return e.msg.TTL > 0 }
 
 func (e *entry) addHolder(a netip.AddrPort) {
-	if !e.cold && len(e.holders) < maxHolders && !slices.Contains(e.holders, a) {
-		e.holders = append(e.holders, a)
+	if !e.cold {
+		e.holders.add(a)
 	}
 }
 
@@ -59,8 +55,13 @@ type history struct {
 	fifo     []*entry // fifo[head:] are live, oldest first
 	head     int
 	cold     int // fifo[head:cold] are cold
-	bytes    int
-	bodies   *Bodies // nil: each entry owns a copy of its payload
+	// due is when prune next has work: the sooner of fifo[head] leaving
+	// the window and fifo[cold] turning cold (zero: check now). Before it
+	// prune returns without reading entries, which are cold in the CPU
+	// cache by then.
+	due    time.Time
+	bytes  int
+	bodies *Bodies // nil: each entry owns a copy of its payload
 }
 
 // keep returns the payload to store for id: a shared copy from bodies, or
@@ -81,23 +82,61 @@ func (h *history) get(id ID) *entry { return h.byID[id] }
 func (h *history) add(now time.Time, e *entry) {
 	h.prune(now)
 	h.byID[e.id] = e
+	n := len(h.fifo)
 	h.fifo = append(h.fifo, e)
 	h.bytes += len(e.msg.Payload)
+	evicted := false
 	for (h.bytes > h.maxBytes || h.len() > h.maxCount) && h.head < len(h.fifo)-1 {
 		h.evict()
+		evicted = true
+	}
+	if evicted {
+		h.compact()
+	}
+	if evicted || h.head == n || h.cold == n {
+		// fifo[head] or fifo[cold] is another entry now.
+		h.setDue()
 	}
 }
 
-// prune drops messages older than the window.
+// prune drops messages older than the window and turns cold those older
+// than hot.
 func (h *history) prune(now time.Time) {
+	if now.Before(h.due) {
+		return // neither loop below would run
+	}
 	for h.head < len(h.fifo) && now.Sub(h.fifo[h.head].at) >= h.window {
 		h.evict()
 	}
 	for h.cold < len(h.fifo) && now.Sub(h.fifo[h.cold].at) >= h.hot {
 		e := h.fifo[h.cold]
-		e.cold, e.holders = true, nil
+		e.cold = true
+		e.holders.reset()
 		h.cold++
 	}
+	h.compact()
+	h.setDue()
+}
+
+// setDue sets due from the entries prune looks at first. An entry leaves
+// the window once now.Sub(at) >= window, that is once now is not before
+// at.Add(window) (likewise for hot); with no live entry due is zero, and
+// prune's loops stop at once.
+func (h *history) setDue() {
+	h.due = time.Time{}
+	if h.head < len(h.fifo) {
+		h.due = h.fifo[h.head].at.Add(h.window)
+	}
+	if h.cold < len(h.fifo) { // so head < len(fifo) too: cold >= head
+		if t := h.fifo[h.cold].at.Add(h.hot); t.Before(h.due) {
+			h.due = t
+		}
+	}
+}
+
+// compact moves the live entries to the front of fifo once the dropped
+// ones take more than half of it.
+func (h *history) compact() {
 	if h.head > 64 && h.head*2 > len(h.fifo) {
 		n := copy(h.fifo, h.fifo[h.head:])
 		clear(h.fifo[n:])

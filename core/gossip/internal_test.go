@@ -119,7 +119,9 @@ func TestSelector(t *testing.T) {
 	}
 	// Random picks cover every candidate over many draws, and never the
 	// excluded ones.
-	x = exclusion{self: ap(1), holders: []netip.AddrPort{ap(2)}}
+	var hs holderSet
+	hs.add(ap(2))
+	x = exclusion{self: ap(1), holders: &hs}
 	hit := map[netip.AddrPort]int{}
 	for range 200 {
 		e, l := s.pick(peers, &x, 2, 1, 0)

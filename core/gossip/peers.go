@@ -5,7 +5,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"net/netip"
-	"slices"
 	"time"
 
 	"github.com/dchat/network/core/identity"
@@ -38,12 +37,13 @@ type StaticPeers []Peer
 func (s StaticPeers) GossipPeers() []Peer { return s }
 
 // selector picks the peers of one push. It keeps scratch slices so picking
-// does not allocate in the steady state.
+// does not allocate in the steady state. Candidates are indices into the
+// peer list, so shuffling moves words, not Peer values.
 //
 // Concurrency: not safe for concurrent use.
 type selector struct {
 	rand  *rand.Rand
-	cand  []Peer
+	cand  []int // indices into the peers being picked from
 	eager []netip.AddrPort
 	lazy  []netip.AddrPort
 }
@@ -54,12 +54,12 @@ type selector struct {
 type exclusion struct {
 	self, from netip.AddrPort
 	origin     identity.PeerID
-	holders    []netip.AddrPort
+	holders    *holderSet // nil: none
 }
 
-func (x *exclusion) skip(p Peer) bool {
+func (x *exclusion) skip(p *Peer) bool {
 	return !p.Addr.IsValid() || p.Addr == x.self || p.Addr == x.from ||
-		(!x.origin.IsZero() && p.ID == x.origin) || slices.Contains(x.holders, p.Addr)
+		(!x.origin.IsZero() && p.ID == x.origin) || (x.holders != nil && x.holders.has(p.Addr))
 }
 
 // pick chooses up to k peers to push to and up to nLazy further peers to
@@ -70,9 +70,9 @@ func (x *exclusion) skip(p Peer) bool {
 // The choice depends only on the peer list and the random stream.
 func (s *selector) pick(peers []Peer, x *exclusion, k, nLazy int, prefer float64) (eager, lazy []netip.AddrPort) {
 	s.cand = s.cand[:0]
-	for _, p := range peers {
-		if !x.skip(p) {
-			s.cand = append(s.cand, p)
+	for i := range peers {
+		if !x.skip(&peers[i]) {
+			s.cand = append(s.cand, i)
 		}
 	}
 	s.eager, s.lazy = s.eager[:0], s.lazy[:0]
@@ -90,24 +90,24 @@ func (s *selector) pick(peers []Peer, x *exclusion, k, nLazy int, prefer float64
 	for i := range nPref {
 		best := i
 		for j := i + 1; j < len(c); j++ {
-			if better(c[j], c[best]) < 0 {
+			if better(&peers[c[j]], &peers[c[best]]) < 0 {
 				best = j
 			}
 		}
 		c[i], c[best] = c[best], c[i]
 	}
-	for _, p := range c[:k] {
-		s.eager = append(s.eager, p.Addr)
+	for _, i := range c[:k] {
+		s.eager = append(s.eager, peers[i].Addr)
 	}
-	for _, p := range c[k : k+nLazy] {
-		s.lazy = append(s.lazy, p.Addr)
+	for _, i := range c[k : k+nLazy] {
+		s.lazy = append(s.lazy, peers[i].Addr)
 	}
 	return s.eager, s.lazy
 }
 
 // better orders peers by preference: non-negative scores before negative
 // ones, then known RTT before unknown, lower RTT first, then higher score.
-func better(a, b Peer) int {
+func better(a, b *Peer) int {
 	if c := cmp.Compare(boolInt(a.Score < 0), boolInt(b.Score < 0)); c != 0 {
 		return c
 	}

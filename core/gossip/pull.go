@@ -1,6 +1,7 @@
 package gossip
 
 import (
+	"fmt"
 	"net/netip"
 	"slices"
 	"time"
@@ -37,15 +38,45 @@ func containsAddr(s []netip.AddrPort, a netip.AddrPort) bool { return slices.Con
 // asked for after IWantDelay, unless an IWANT for them is already out and
 // not timed out. The announcer is remembered as holding each ID.
 func (g *Gossip) handleIHave(now time.Time, from netip.AddrPort, body []byte) error {
-	m, err := wire.DecodeIHave(body)
+	ids, err := g.decodeIHave(body)
 	if err != nil {
 		return err
 	}
-	if len(m.IDs) > g.cfg.MaxIHaveLength {
-		return core.Dropped(ReasonOversized)
-	}
-	g.noteHave(now, from, m.IDs, false)
+	g.noteHave(now, from, ids, false)
 	return nil
+}
+
+// decodeIHave decodes an IHAVE body as wire.DecodeIHave does, with the
+// same checks and errors (FuzzDecodeIHave compares them), then drops a
+// list longer than MaxIHaveLength as handleIHave always has. It does not
+// allocate: the count is read as wire.Reader.Count reads it, but under a
+// constant label (Count builds its label per call, on the heap), and the
+// IDs go to a scratch buffer reused from packet to packet, since they are
+// read and forgotten within the call (noteHave copies the ones it
+// queues). The buffer is filled only after the length check, so it never
+// holds more than MaxIHaveLength IDs.
+func (g *Gossip) decodeIHave(body []byte) ([][wire.GossipIDLen]byte, error) {
+	r := wire.NewReader(body)
+	n := int(r.Uvarint("ihave ids count", wire.MaxGossipIDs))
+	if r.Err() != nil {
+		return nil, r.Err()
+	}
+	if n > r.Len()/wire.GossipIDLen {
+		return nil, fmt.Errorf("%w: ihave ids: count %d cannot fit in %d bytes", wire.ErrMalformed, n, r.Len())
+	}
+	raw := r.Fixed("ihave id", n*wire.GossipIDLen) // cannot fail: the room is checked
+	if err := r.Done(); err != nil {
+		return nil, err
+	}
+	if n > g.cfg.MaxIHaveLength {
+		return nil, core.Dropped(ReasonOversized)
+	}
+	ids := g.haveBuf[:0]
+	for i := range n {
+		ids = append(ids, [wire.GossipIDLen]byte(raw[i*wire.GossipIDLen:]))
+	}
+	g.haveBuf = ids
+	return ids, nil
 }
 
 // noteHave is an IHAVE's effect, shared with digest replies (repair): it
@@ -133,11 +164,12 @@ func (g *Gossip) processPull(now time.Time) {
 		}
 		for len(ask) > 0 {
 			n := min(len(ask), g.cfg.MaxIWantLength)
-			iw := wire.IWant{IDs: make([][wire.GossipIDLen]byte, n)}
-			for i := range n {
-				iw.IDs[i] = ask[i]
+			ids := g.wantBuf[:0]
+			for _, id := range ask[:n] {
+				ids = append(ids, id)
 			}
-			g.node.Send(it.from, iw.AppendPacket(nil))
+			g.wantBuf = ids
+			g.node.Send(it.from, wire.IWant{IDs: ids}.AppendPacket(make([]byte, 0, idsPacketLen(n))))
 			g.stats.IWantSent++
 			ask = ask[n:]
 		}

@@ -384,8 +384,9 @@ func (g *Gossip) sendDigest(now time.Time, to netip.AddrPort, room int, flags ui
 
 // isPeer reports whether a is one of the peers gossip runs with now.
 func (g *Gossip) isPeer(a netip.AddrPort) bool {
-	for _, p := range g.peers.GossipPeers() {
-		if p.Addr == a {
+	peers := g.peers.GossipPeers()
+	for i := range peers {
+		if peers[i].Addr == a {
 			return true
 		}
 	}

@@ -1,0 +1,81 @@
+package gossip
+
+import (
+	"encoding/binary"
+	"net/netip"
+	"slices"
+)
+
+// maxHolders bounds the peers remembered as holding one message.
+const maxHolders = 32
+
+// holderSet is the bounded set of peers known to hold one message. It is
+// asked "does a hold it?" for every announcement received and for every
+// peer considered when forwarding or announcing, so membership must be
+// cheap: an IPv4 address and port (every address in simulation, most on
+// the Internet) is kept as an exact 64-bit key (addrKey) in a compact,
+// pointer-free slice, 8 bytes a holder where a netip.AddrPort takes 32;
+// any other address is kept whole. Only membership is ever asked, so the
+// split changes no outcome.
+//
+// Concurrency: not safe for concurrent use.
+type holderSet struct {
+	keys  []uint64         // addrKey of IPv4 holders
+	other []netip.AddrPort // holders without a key (IPv6)
+}
+
+// holderSetCap is the first allocation of a set's keys: most messages
+// are announced by a handful of peers, and growing from nil would take
+// four allocations to get there.
+const holderSetCap = 8
+
+// addrKey returns an exact key for an IPv4 address and port: the address
+// in bits 16-47, the port in bits 0-15 and a tag in bit 48, so that no key
+// is zero. ok is false for any other address (IPv6, IPv4-mapped IPv6,
+// invalid), which has no key: netip tells ::ffff:a.b.c.d from a.b.c.d.
+func addrKey(a netip.AddrPort) (key uint64, ok bool) {
+	ip := a.Addr()
+	if !ip.Is4() {
+		return 0, false
+	}
+	b := ip.As4()
+	return 1<<48 | uint64(binary.BigEndian.Uint32(b[:]))<<16 | uint64(a.Port()), true
+}
+
+// len returns the number of holders.
+func (s *holderSet) len() int { return len(s.keys) + len(s.other) }
+
+// has reports whether a is a holder.
+func (s *holderSet) has(a netip.AddrPort) bool {
+	if k, ok := addrKey(a); ok {
+		return slices.Contains(s.keys, k)
+	}
+	return slices.Contains(s.other, a)
+}
+
+// add records a as a holder, up to maxHolders; it reports whether a was
+// added (false: already there or the set is full).
+func (s *holderSet) add(a netip.AddrPort) bool {
+	if s.len() >= maxHolders {
+		return false
+	}
+	k, ok := addrKey(a)
+	switch {
+	case !ok:
+		if slices.Contains(s.other, a) {
+			return false
+		}
+		s.other = append(s.other, a)
+	case slices.Contains(s.keys, k):
+		return false
+	default:
+		if s.keys == nil {
+			s.keys = make([]uint64, 0, holderSetCap)
+		}
+		s.keys = append(s.keys, k)
+	}
+	return true
+}
+
+// reset forgets every holder and frees the storage.
+func (s *holderSet) reset() { *s = holderSet{} }
