@@ -29,14 +29,18 @@ type Component interface {
 //
 // Concurrency: not safe for concurrent use; one driver goroutine owns it.
 type Node struct {
+	// The fields every datagram touches come first, in one cache line:
+	// HandlePacket and Send read running and traffic and count in stats
+	// before they reach the handler table or the environment.
+	running bool
+	traffic TrafficHook
+	stats   Stats
+
 	env        Env
 	id         *identity.Identity
 	cfg        Config
 	handlers   [256]Handler
 	components []Component
-	running    bool
-	stats      Stats
-	traffic    TrafficHook
 }
 
 // TrafficHook is called for every datagram a node sends, and for every

@@ -130,3 +130,67 @@ func BenchmarkTouch(b *testing.B) {
 		m.Traffic(e.now, addr, wire.KindGossip, 600, false)
 	}
 }
+
+// BenchmarkTrafficSpread measures the traffic hook for datagrams spread
+// over 50 sessions, batches applied included (one in trafficBatch calls).
+func BenchmarkTrafficSpread(b *testing.B) {
+	_, m, e := benchManager(b, 50)
+	var addrs [50]netip.AddrPort
+	for i := range addrs {
+		addrs[i] = benchAddr(1 + i*17%50)
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		m.Traffic(e.now, addrs[i%len(addrs)], wire.KindGossip, 600, i%3 == 0)
+		i++
+	}
+}
+
+// BenchmarkGossipPeers measures GossipPeers at 50 sessions when the list
+// must be rebuilt (a probe answered or a reputation changed since the
+// last call).
+func BenchmarkGossipPeers(b *testing.B) {
+	_, m, _ := benchManager(b, 50)
+	if len(m.GossipPeers()) != 50 {
+		b.Fatal("not 50 peers")
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		m.gpDirty = true
+		m.GossipPeers()
+	}
+}
+
+// BenchmarkDialAndClose measures a dial started and abandoned (Connect,
+// then Disconnect while connecting): the session, its CONNECT and its
+// CLOSE, over 40 peers in turn.
+func BenchmarkDialAndClose(b *testing.B) {
+	_, m, e := benchManager(b, 0)
+	ids := make([]identity.PeerID, 40)
+	for i := range ids {
+		ids[i] = identity.PeerIDFromPublicKey(func(k [32]byte) []byte { return k[:] }(benchKey(b, 1000+i)))
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		k := i % len(ids)
+		if err := m.Connect(e.now, ids[k], benchAddr(100+k)); err != nil {
+			b.Fatal(err)
+		}
+		if err := m.Disconnect(e.now, ids[k]); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
+
+// BenchmarkSendProbe measures sending one health probe of a session.
+func BenchmarkSendProbe(b *testing.B) {
+	_, m, e := benchManager(b, 50)
+	c := m.byAddr[benchAddr(25)]
+	b.ReportAllocs()
+	for b.Loop() {
+		m.sendProbe(e.now, c)
+	}
+}

@@ -131,8 +131,9 @@
 // # Determinism
 //
 // Decisions never depend on map iteration: sessions are kept in a slice
-// in creation order and sorted by peer ID where order is visible
-// (Connections, GossipPeers, Start's redials); randomness (nonces, jitter)
+// in creation order, the connected ones also in a slice ordered by peer
+// ID (GossipPeers), and sorted by peer ID where else order is visible
+// (Connections, Start's redials); randomness (nonces, jitter)
 // comes from the node's random source and time from its clock only.
 //
 // Concurrency: not safe for concurrent use; a Manager runs on its node's

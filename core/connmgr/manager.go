@@ -1,7 +1,6 @@
 package connmgr
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"maps"
@@ -90,7 +89,7 @@ type Manager struct {
 	// traffic.go).
 	pend   []trafficRec
 	epoch  time.Time
-	nLive4 int // len(live4), read without loading the map
+	nLive4 int // live4.n, read without loading the table
 
 	node    *core.Node
 	env     core.Env
@@ -101,7 +100,7 @@ type Manager struct {
 
 	byAddr map[netip.AddrPort]*conn
 	byPeer map[identity.PeerID]*conn // connecting (peer known) and connected
-	live4  map[uint64]*conn          // connected sessions at IPv4 addresses (traffic.go)
+	live4  connTable                 // connected sessions at IPv4 addresses (traffic.go)
 	list   []*conn                   // every live entry, in creation order
 	nConn  int                       // connected
 	nDial  int                       // connecting
@@ -121,8 +120,11 @@ type Manager struct {
 	trimmed   bool
 	trimTimer core.Timer
 
+	// conns holds the connected sessions ordered by compareConns, kept
+	// in step by index and unindex; gp is GossipPeers' answer built from
+	// it, rebuilt when gpDirty.
+	conns   []*conn
 	gp      []gossip.Peer
-	gpConns []*conn
 	gpDirty bool
 
 	onConnected    []func(time.Time, Connection)
@@ -148,7 +150,6 @@ func New(node *core.Node, cfg Config) (*Manager, error) {
 		selfKey: [32]byte(node.ID().PublicKey()),
 		byAddr:  make(map[netip.AddrPort]*conn),
 		byPeer:  make(map[identity.PeerID]*conn),
-		live4:   make(map[uint64]*conn),
 		epoch:   node.Env().Clock.Now(),
 		peers:   make(map[identity.PeerID]*peerInfo),
 		pruner: Pruner{Strategy: cfg.Strategy, Weights: cfg.Weights, Grace: cfg.GracePeriod,
@@ -210,7 +211,7 @@ func (m *Manager) Start(now time.Time) {
 			important = append(important, p)
 		}
 	}
-	slices.SortFunc(important, func(a, b *peerInfo) int { return bytes.Compare(a.key[:], b.key[:]) })
+	slices.SortFunc(important, func(a, b *peerInfo) int { return a.id.Compare(b.id) })
 	for _, p := range important {
 		if p.redial != nil {
 			p.redial.Stop()
@@ -286,15 +287,8 @@ func (m *Manager) GossipPeers() []gossip.Peer {
 	if !m.gpDirty {
 		return m.gp
 	}
-	m.gpConns = m.gpConns[:0]
-	for _, c := range m.list {
-		if c.state == Connected {
-			m.gpConns = append(m.gpConns, c)
-		}
-	}
-	slices.SortFunc(m.gpConns, compareConns)
 	m.gp = m.gp[:0]
-	for _, c := range m.gpConns {
+	for _, c := range m.conns {
 		m.gp = append(m.gp, gossip.Peer{Addr: c.addr, ID: c.peer, RTT: c.health.SRTT(), Score: c.reputation()})
 	}
 	m.gpDirty = false
@@ -304,7 +298,7 @@ func (m *Manager) GossipPeers() []gossip.Peer {
 var _ gossip.PeerSource = (*Manager)(nil)
 
 func compareConns(a, b *conn) int {
-	if c := bytes.Compare(a.key[:], b.key[:]); c != 0 {
+	if c := a.peer.Compare(b.peer); c != 0 {
 		return c
 	}
 	return a.addr.Compare(b.addr)

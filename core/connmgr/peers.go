@@ -14,7 +14,6 @@ import (
 // sessions.
 type peerInfo struct {
 	id         identity.PeerID
-	key        [32]byte
 	addr       netip.AddrPort // last known address
 	tags       []string
 	reputation float64
@@ -45,7 +44,7 @@ func (m *Manager) entry(id identity.PeerID, force bool) *peerInfo {
 	if len(m.peers) >= m.cfg.MaxPeers && !m.evictOne() && !force {
 		return nil
 	}
-	p := &peerInfo{id: id, key: [32]byte(id.PublicKey()), seq: m.peerSeq}
+	p := &peerInfo{id: id, seq: m.peerSeq}
 	m.peers[id] = p
 	return p
 }

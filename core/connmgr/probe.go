@@ -19,12 +19,12 @@ func (m *Manager) sendProbe(now time.Time, c *conn) {
 	c.seq++
 	c.probing, c.probeSent = true, now
 	m.stats.ProbesSent++
-	m.send(c, c.addr, wire.ConnProbe{Nonce: c.nonce, Seq: c.seq}.AppendPacket(nil, wire.KindConnPing))
+	m.send(c, c.addr, wire.ConnProbe{Nonce: c.nonce, Seq: c.seq}.AppendPacket(packet(wire.ConnProbeLen), wire.KindConnPing))
 	c.timer = m.env.Clock.AfterFunc(m.cfg.Health.PingTimeout, func() { m.onProbeTimer(c) })
 }
 
 func (m *Manager) onProbeTimer(c *conn) {
-	if c.state != Connected || m.byAddr[c.addr] != c {
+	if c.state != Connected || !c.mapped {
 		return
 	}
 	now := m.env.Clock.Now()
@@ -75,17 +75,17 @@ func (m *Manager) handlePing(now time.Time, from netip.AddrPort, body []byte) er
 	switch {
 	case c != nil && c.nonce == msg.Nonce && c.state == Connected:
 		m.received(now, c, body)
-		m.send(c, from, msg.AppendPacket(nil, wire.KindConnPong))
+		m.send(c, from, msg.AppendPacket(packet(wire.ConnProbeLen), wire.KindConnPong))
 		return nil
 	case c != nil && c.nonce == msg.Nonce && c.state == Disconnecting:
 		// Our CLOSE crossed it or was lost: say it again.
 		m.received(now, c, body)
-		m.send(c, from, wire.Close{Nonce: msg.Nonce, Reason: wire.ConnReasonUnknownSession}.AppendPacket(nil))
+		m.send(c, from, wire.Close{Nonce: msg.Nonce, Reason: wire.ConnReasonUnknownSession}.AppendPacket(packet(closeLen)))
 		return nil
 	case c != nil && c.nonce == msg.Nonce:
 		return m.drop(core.ReasonUnsolicited) // dialling: the ACCEPT is on its way
 	}
-	m.send(nil, from, wire.Close{Nonce: msg.Nonce, Reason: wire.ConnReasonUnknownSession}.AppendPacket(nil))
+	m.send(nil, from, wire.Close{Nonce: msg.Nonce, Reason: wire.ConnReasonUnknownSession}.AppendPacket(packet(closeLen)))
 	if c == nil {
 		return m.drop(DropUnknownSession)
 	}
@@ -124,7 +124,7 @@ func (m *Manager) handlePong(now time.Time, from netip.AddrPort, body []byte) er
 // it re-arms itself for the rest of the timeout otherwise. Protected peers
 // are exempt.
 func (m *Manager) onIdle(c *conn) {
-	if c.state != Connected || m.byAddr[c.addr] != c {
+	if c.state != Connected || !c.mapped {
 		return
 	}
 	now := m.env.Clock.Now()

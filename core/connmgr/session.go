@@ -12,17 +12,23 @@ import (
 )
 
 // conn is one session (or dial) with a peer at an address.
+//
+// It is allocated for every dial and inbound session, so its fields are
+// packed to keep it within a 512-byte size class: the small ones share
+// one word, and the peer's key is read from peer rather than kept twice.
 type conn struct {
 	// tr comes first: accounting a datagram touches one cache line.
 	tr traffic
 
-	peer  identity.PeerID // zero while dialling an address whose peer is unknown
-	key   [32]byte
-	addr  netip.AddrPort
-	dir   Direction
-	state State
-	nonce uint64
-	info  *peerInfo // book entry, once the peer is known
+	peer    identity.PeerID // zero while dialling an address whose peer is unknown
+	addr    netip.AddrPort
+	dir     Direction
+	state   State
+	probing bool   // a probe is outstanding; the timer is its timeout
+	mapped  bool   // byAddr holds c for its address (m.byAddr[c.addr] == c)
+	seq     uint32 // of the last probe sent
+	nonce   uint64
+	info    *peerInfo // book entry, once the peer is known
 
 	started, opened, ended time.Time
 	reason, detail         string
@@ -36,8 +42,6 @@ type conn struct {
 	// Probes: one timer per session drives dial retransmissions, then
 	// the probe cycle, then the linger.
 	timer     core.Timer
-	probing   bool // a probe is outstanding; the timer is its timeout
-	seq       uint32
 	probeSent time.Time
 	idle      core.Timer
 }
@@ -62,6 +66,20 @@ func (m *Manager) newNonce() uint64 {
 	}
 }
 
+// Datagram sizes of this package's messages (envelope included), see
+// core/wire.
+const (
+	connectLen = wire.HeaderLen + 8 + 2*wire.ConnKeyLen
+	acceptLen  = wire.HeaderLen + 8 + wire.ConnKeyLen
+	closeLen   = wire.HeaderLen + 8 + 1 // Close and Reject
+)
+
+// packet returns an empty send buffer for a datagram of n bytes, so that
+// encoding it allocates once rather than at each append that outgrows
+// the buffer. Each datagram gets its own: the environment may keep what
+// it is sent until delivery.
+func packet(n int) []byte { return make([]byte, 0, n) }
+
 // send hands pkt to the node, counting it on c.
 func (m *Manager) send(c *conn, to netip.AddrPort, pkt []byte) {
 	if c != nil {
@@ -78,7 +96,7 @@ func (m *Manager) received(now time.Time, c *conn, body []byte) {
 }
 
 func (m *Manager) setPeer(c *conn, id identity.PeerID) {
-	c.peer, c.key = id, [32]byte(id.PublicKey())
+	c.peer = id
 }
 
 // Connect dials peer at addr (a local command). peer may be zero when only
@@ -126,8 +144,16 @@ func (m *Manager) dial(now time.Time, peer identity.PeerID, addr netip.AddrPort)
 	return nil
 }
 
+// add enters c in byAddr (replacing any entry at its address) and the
+// list. byAddr is changed only here and in remove, which keep each
+// conn's mapped flag true while byAddr holds it, so that timer callbacks
+// check it without a map lookup.
 func (m *Manager) add(c *conn) {
+	if old := m.byAddr[c.addr]; old != nil {
+		old.mapped = false
+	}
 	m.byAddr[c.addr] = c
+	c.mapped = true
 	m.list = append(m.list, c)
 }
 
@@ -140,8 +166,9 @@ func (m *Manager) remove(c *conn) {
 	if c.state == Disconnecting {
 		m.nLing--
 	}
-	if m.byAddr[c.addr] == c {
+	if c.mapped {
 		delete(m.byAddr, c.addr)
+		c.mapped = false
 	}
 	m.unindex(c)
 	if i := slices.Index(m.list, c); i >= 0 {
@@ -153,8 +180,8 @@ func (m *Manager) remove(c *conn) {
 func (m *Manager) sendConnect(now time.Time, c *conn) {
 	c.tries++
 	c.dialSent = now
-	msg := wire.Connect{Nonce: c.nonce, Sender: m.selfKey, Target: c.key}
-	m.send(c, c.addr, msg.AppendPacket(nil))
+	msg := wire.Connect{Nonce: c.nonce, Sender: m.selfKey, Target: [32]byte(c.peer.PublicKey())}
+	m.send(c, c.addr, msg.AppendPacket(packet(connectLen)))
 	// Next: a retransmission after DialRetransmit x 2^(tries-1), or the
 	// dial timeout, whichever comes first.
 	next := m.cfg.DialRetransmit << min(c.tries-1, 30)
@@ -165,7 +192,7 @@ func (m *Manager) sendConnect(now time.Time, c *conn) {
 }
 
 func (m *Manager) onDialTimer(c *conn) {
-	if c.state != Connecting || m.byAddr[c.addr] != c {
+	if c.state != Connecting || !c.mapped {
 		return
 	}
 	now := m.env.Clock.Now()
@@ -252,13 +279,13 @@ func (m *Manager) handleConnect(now time.Time, from netip.AddrPort, body []byte)
 
 func (m *Manager) sendAccept(c *conn) {
 	msg := wire.Accept{Nonce: c.nonce, Sender: m.selfKey}
-	m.send(c, c.addr, msg.AppendPacket(nil))
+	m.send(c, c.addr, msg.AppendPacket(packet(acceptLen)))
 }
 
 func (m *Manager) reject(now time.Time, to netip.AddrPort, peer identity.PeerID, nonce uint64, code uint8) {
 	reason := wire.ConnReasonName(code)
 	m.stats.Rejects[reason]++
-	m.send(nil, to, wire.Reject{Nonce: nonce, Reason: code}.AppendPacket(nil))
+	m.send(nil, to, wire.Reject{Nonce: nonce, Reason: code}.AppendPacket(packet(closeLen)))
 	m.observe(now, Reject{Peer: peer, Addr: to, Reason: reason})
 }
 
@@ -444,7 +471,7 @@ type ending struct {
 // end closes a session or fails a dial: counters, CLOSE, event, callbacks,
 // then redial (important peers) and candidate fill.
 func (m *Manager) end(now time.Time, c *conn, e ending) {
-	if !c.live() || m.byAddr[c.addr] != c {
+	if !c.live() || !c.mapped {
 		return
 	}
 	was := c.state
@@ -468,7 +495,7 @@ func (m *Manager) end(now time.Time, c *conn, e ending) {
 		delete(m.byPeer, c.peer)
 	}
 	if e.send {
-		m.send(c, c.addr, wire.Close{Nonce: c.nonce, Reason: e.code}.AppendPacket(nil))
+		m.send(c, c.addr, wire.Close{Nonce: c.nonce, Reason: e.code}.AppendPacket(packet(closeLen)))
 	}
 	c.reason, c.detail, c.ended = e.reason, e.detail, now
 	if e.send && !e.noLinger && m.cfg.Linger > 0 {
@@ -526,7 +553,7 @@ func redials(reason string) bool {
 }
 
 func (m *Manager) onLingerEnd(c *conn) {
-	if c.state == Disconnecting && m.byAddr[c.addr] == c {
+	if c.state == Disconnecting && c.mapped {
 		m.remove(c)
 	}
 }

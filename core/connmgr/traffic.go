@@ -2,6 +2,7 @@ package connmgr
 
 import (
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/dchat/network/core/wire"
@@ -9,7 +10,9 @@ import (
 
 // Traffic accounting runs for every datagram the node sends or receives,
 // so it is built to touch little memory. Connected sessions at IPv4
-// addresses are indexed by a packed uint64 key (live4). The traffic hook
+// addresses are indexed by a packed uint64 key in a small open-addressing
+// table (live4, a connTable: one slice of key and session pairs, where a
+// map would load its directory, group and slot). The traffic hook
 // only appends a small record to a per-manager batch (trafficRec: key,
 // time, size, direction); the batch is applied to the sessions when it is
 // full and before anything reads or changes what it would update: a
@@ -117,7 +120,7 @@ func (m *Manager) flushTraffic() {
 	}
 	for i := range m.pend {
 		r := &m.pend[i]
-		account(m.live4[r.key], r.at, int(r.n), r.out)
+		account(m.live4.get(r.key), r.at, int(r.n), r.out)
 	}
 	m.pend = m.pend[:0]
 }
@@ -125,7 +128,7 @@ func (m *Manager) flushTraffic() {
 // connectedAt returns the connected session at addr, or nil.
 func (m *Manager) connectedAt(addr netip.AddrPort) *conn {
 	if k, ok := addr4Key(addr); ok {
-		return m.live4[k]
+		return m.live4.get(k)
 	}
 	if c := m.byAddr[addr]; c != nil && c.state == Connected {
 		return c
@@ -143,21 +146,135 @@ func addr4Key(a netip.AddrPort) (uint64, bool) {
 	return uint64(b[0])<<40 | uint64(b[1])<<32 | uint64(b[2])<<24 | uint64(b[3])<<16 | uint64(a.Port()), true
 }
 
-// index and unindex keep live4 in step with the connected sessions; both
-// apply the pending batch first, so that it is accounted to the sessions
-// that were connected when its datagrams passed.
+// index and unindex keep live4 and the ordered conns in step with the
+// connected sessions; both apply the pending batch first, so that it is
+// accounted to the sessions that were connected when its datagrams
+// passed. A connected session's peer and address do not change, so its
+// place in conns stays found by binary search.
 func (m *Manager) index(c *conn) {
 	m.flushTraffic()
 	if k, ok := addr4Key(c.addr); ok {
-		m.live4[k] = c
-		m.nLive4 = len(m.live4)
+		m.live4.put(k, c)
+		m.nLive4 = m.live4.n
 	}
+	i, _ := slices.BinarySearchFunc(m.conns, c, compareConns)
+	m.conns = slices.Insert(m.conns, i, c)
 }
 
 func (m *Manager) unindex(c *conn) {
 	m.flushTraffic()
-	if k, ok := addr4Key(c.addr); ok && m.live4[k] == c {
-		delete(m.live4, k)
-		m.nLive4 = len(m.live4)
+	if k, ok := addr4Key(c.addr); ok && m.live4.get(k) == c {
+		m.live4.del(k)
+		m.nLive4 = m.live4.n
+	}
+	i, _ := slices.BinarySearchFunc(m.conns, c, compareConns)
+	for ; i < len(m.conns) && compareConns(m.conns[i], c) == 0; i++ {
+		if m.conns[i] == c {
+			m.conns = slices.Delete(m.conns, i, i+1)
+			return
+		}
+	}
+}
+
+// connTable maps addr4Key keys to sessions: open addressing with linear
+// probing, at most half full, deletion by backward shift (no tombstones),
+// so a lookup scans a short run of one contiguous slice. A nil session
+// marks a free slot. The zero value is an empty table.
+type connTable struct {
+	slots []connSlot // a power of two long, or empty
+	n     int
+}
+
+type connSlot struct {
+	key uint64
+	c   *conn
+}
+
+// connTableMin is the slot count of a table's first allocation.
+const connTableMin = 16
+
+// home returns k's preferred slot in a table of mask+1 slots. The keys
+// differ mostly in their low bits (address and port), which the
+// multiplication spreads over the high half that the fold brings down.
+func (t *connTable) home(k uint64) int {
+	h := k * 0x9e3779b97f4a7c15
+	return int((h ^ h>>32) & uint64(len(t.slots)-1))
+}
+
+// get returns the session of key k, or nil.
+func (t *connTable) get(k uint64) *conn {
+	if t.n == 0 {
+		return nil
+	}
+	mask := len(t.slots) - 1
+	for i := t.home(k); ; i = (i + 1) & mask {
+		s := &t.slots[i]
+		if s.c == nil {
+			return nil
+		}
+		if s.key == k {
+			return s.c
+		}
+	}
+}
+
+// put sets the session of key k to c (not nil).
+func (t *connTable) put(k uint64, c *conn) {
+	if 2*(t.n+1) > len(t.slots) {
+		t.grow()
+	}
+	mask := len(t.slots) - 1
+	for i := t.home(k); ; i = (i + 1) & mask {
+		s := &t.slots[i]
+		if s.c == nil {
+			s.key, s.c = k, c
+			t.n++
+			return
+		}
+		if s.key == k {
+			s.c = c
+			return
+		}
+	}
+}
+
+// del removes key k, if present, and moves back the entries of the run
+// after it that may no longer be reachable from their home slot.
+func (t *connTable) del(k uint64) {
+	if t.n == 0 {
+		return
+	}
+	mask := len(t.slots) - 1
+	i := t.home(k)
+	for ; t.slots[i].key != k; i = (i + 1) & mask {
+		if t.slots[i].c == nil {
+			return
+		}
+	}
+	if t.slots[i].c == nil {
+		return
+	}
+	for j := (i + 1) & mask; t.slots[j].c != nil; j = (j + 1) & mask {
+		// The entry at j stays if its home lies cyclically in (i, j].
+		h := t.home(t.slots[j].key)
+		if (i < j && i < h && h <= j) || (i > j && (i < h || h <= j)) {
+			continue
+		}
+		t.slots[i] = t.slots[j]
+		i = j
+	}
+	t.slots[i] = connSlot{}
+	t.n--
+}
+
+// grow doubles the table (or makes its first slots) and reinserts every
+// entry.
+func (t *connTable) grow() {
+	old := t.slots
+	t.slots, t.n = make([]connSlot, max(connTableMin, 2*len(old))), 0
+	for _, s := range old {
+		if s.c != nil {
+			t.put(s.key, s.c)
+		}
 	}
 }

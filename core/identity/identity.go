@@ -1,8 +1,10 @@
 package identity
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -84,6 +86,11 @@ func PeerIDFromPublicKey(pub ed25519.PublicKey) PeerID {
 
 // IsZero reports whether id is the zero value.
 func (id PeerID) IsZero() bool { return id == PeerID{} }
+
+// Compare orders peer IDs by their binary form: -1 if id sorts before o,
+// 0 if they are equal, +1 otherwise. The binary form is a fixed prefix and
+// the public key, so this is the order of the keys' bytes.
+func (id PeerID) Compare(o PeerID) int { return bytes.Compare(id.pub[:], o.pub[:]) }
 
 // PublicKey returns the Ed25519 public key the ID embeds.
 func (id PeerID) PublicKey() ed25519.PublicKey { return ed25519.PublicKey(id.pub[:]) }
@@ -209,27 +216,85 @@ func (d Distance) CommonPrefixLen() int {
 // same popular peers). It holds at most a set number of IDs and forgets them all when
 // full. It is a pure memo: a hit and a miss give the same key.
 //
+// The IDs and their keys sit side by side in one open-addressing table
+// (linear probing, at most half full), so a hit reads one or two
+// adjacent 64-byte slots where a map would load its directory, control
+// word and slot. An ID's home slot comes from the first 8 bytes of its
+// public key; those are uniform for honest keys, and a peer that grinds
+// its key to crowd a slot only slows the memo, never changes its answer.
+//
 // Concurrency: not safe for concurrent use; the nodes of a simulation (one
 // goroutine) may share one.
 type KeyCache struct {
-	m   map[PeerID]Key
-	max int
+	slots []keySlot // a power of two long, or empty; a zero id is free
+	n     int
+	max   int
 }
+
+type keySlot struct {
+	id  PeerID
+	key Key
+}
+
+// keyCacheMin is the slot count of a cache's first allocation.
+const keyCacheMin = 64
 
 // NewKeyCache returns a cache of at most size IDs (at least 1).
 func NewKeyCache(size int) *KeyCache {
-	return &KeyCache{m: make(map[PeerID]Key), max: max(1, size)}
+	return &KeyCache{max: max(1, size)}
 }
 
 // Key returns id.Key().
 func (c *KeyCache) Key(id PeerID) Key {
-	if k, ok := c.m[id]; ok {
-		return k
+	if id.IsZero() {
+		return id.Key() // the zero ID marks free slots: never cached
+	}
+	i, hit := c.find(id)
+	if hit {
+		return c.slots[i].key
 	}
 	k := id.Key()
-	if len(c.m) >= c.max {
-		clear(c.m)
+	switch {
+	case c.n >= c.max:
+		clear(c.slots)
+		c.n = 0
+		i, _ = c.find(id)
+	case 2*(c.n+1) > len(c.slots):
+		c.grow()
+		i, _ = c.find(id)
 	}
-	c.m[id] = k
+	c.slots[i] = keySlot{id: id, key: k}
+	c.n++
 	return k
+}
+
+// find returns the slot holding id and true, or the free slot that ends
+// its probe run and false (-1 in a table not yet allocated).
+func (c *KeyCache) find(id PeerID) (int, bool) {
+	if len(c.slots) == 0 {
+		return -1, false
+	}
+	mask := len(c.slots) - 1
+	h := binary.LittleEndian.Uint64(id.pub[:8]) * 0x9e3779b97f4a7c15
+	for i := int((h ^ h>>32) & uint64(mask)); ; i = (i + 1) & mask {
+		switch s := &c.slots[i]; {
+		case s.id == id:
+			return i, true
+		case s.id.IsZero():
+			return i, false
+		}
+	}
+}
+
+// grow doubles the table (or makes its first slots) and reinserts every
+// entry.
+func (c *KeyCache) grow() {
+	old := c.slots
+	c.slots = make([]keySlot, max(keyCacheMin, 2*len(old)))
+	for i := range old {
+		if s := &old[i]; !s.id.IsZero() {
+			j, _ := c.find(s.id)
+			c.slots[j] = *s
+		}
+	}
 }

@@ -134,9 +134,50 @@ func TestKeyCache(t *testing.T) {
 			if c.Key(id) != id.Key() {
 				t.Fatalf("round %d: cached key differs from the hash", round)
 			}
-			if len(c.m) > 3 {
-				t.Fatalf("cache holds %d IDs, limit 3", len(c.m))
+			if c.n > 3 {
+				t.Fatalf("cache holds %d IDs, limit 3", c.n)
 			}
 		}
+	}
+}
+
+// TestKeyCacheTable runs the cache through growth, crowded probe runs and
+// being forgotten when full, against the hash itself.
+func TestKeyCacheTable(t *testing.T) {
+	c := NewKeyCache(500)
+	ids := make([]PeerID, 1200)
+	for i := range ids {
+		ids[i].pub[0], ids[i].pub[1], ids[i].pub[31] = byte(i), byte(i>>8), 7
+		if i%3 == 0 {
+			ids[i].pub[0], ids[i].pub[9] = 0, byte(i) // same home slot, other IDs
+		}
+	}
+	for round := range 3 {
+		for _, id := range append(ids, PeerID{}) {
+			if c.Key(id) != id.Key() {
+				t.Fatalf("round %d: cached key of %x differs from the hash", round, id.pub[:10])
+			}
+			if c.n > 500 || 2*c.n > len(c.slots) {
+				t.Fatalf("cache holds %d IDs in %d slots, limit 500", c.n, len(c.slots))
+			}
+		}
+	}
+}
+
+// BenchmarkKeyCacheHit measures a hit among 2,000 cached IDs (the DHT
+// scenarios' working set), visited in a scattered order.
+func BenchmarkKeyCacheHit(b *testing.B) {
+	c := NewKeyCache(4000)
+	ids := make([]PeerID, 2000)
+	for i := range ids {
+		k := KeyOf([]byte{byte(i), byte(i >> 8)})
+		ids[i] = PeerIDFromPublicKey(k[:])
+		c.Key(ids[i])
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		_ = c.Key(ids[i*769%len(ids)])
+		i++
 	}
 }
