@@ -54,6 +54,16 @@ type DHT struct {
 	liar  Liar // nil: an honest node (adversary.go)
 	// depths are the latest depth samples of far lookups (sampleDepth).
 	depths []float64
+
+	// Scratch space of one handler call each, so that a packet costs no
+	// allocation for them: the entries of a NODES answer being built
+	// (nodesFor; k), of a NODES message received (handleNodes; at most
+	// wire.MaxDHTNodes) and its usable peers (checkNodes; k). Nothing
+	// keeps them past the call. Sent datagrams are never reused: the
+	// transport keeps them (core.Transport).
+	nodesOut []wire.DHTNode
+	nodesIn  []wire.DHTNode
+	peersIn  []PeerInfo
 }
 
 // Stats counts a DHT's work.
@@ -270,7 +280,7 @@ func (d *DHT) probe(now time.Time, oldest PeerInfo) {
 	}
 	d.probing[oldest.ID] = true
 	m := wire.DHTPing{DHTHeader: d.header(r.id)}
-	d.node.Send(r.to, m.AppendPacket(nil))
+	d.node.Send(r.to, m.AppendPacket(make([]byte, 0, headerPacketCap)))
 }
 
 // evict removes id from the table, promoting a replacement.
@@ -304,8 +314,10 @@ func (d *DHT) requester(from netip.AddrPort, h *wire.DHTHeader) (identity.PeerID
 // table (nor waiting in a replacement cache): only if it answers, at that
 // address, does it enter.
 func (d *DHT) maybeAdmit(now time.Time, id identity.PeerID, from netip.AddrPort) {
-	if _, known := d.table.Get(id); known || d.admitting[from] || d.table.replacement(id) ||
-		!d.table.Admissible(d.keyOf(id), from) {
+	if _, known := d.table.Get(id); known || d.admitting[from] {
+		return
+	}
+	if key := d.keyOf(id); d.table.replacement(key, id) || !d.table.Admissible(key, from) {
 		return
 	}
 	r := d.newRequest(now, wire.KindDHTPing, from, id, forAdmit)
@@ -314,7 +326,7 @@ func (d *DHT) maybeAdmit(now time.Time, id identity.PeerID, from netip.AddrPort)
 	}
 	d.admitting[from] = true
 	m := wire.DHTPing{DHTHeader: d.header(r.id)}
-	d.node.Send(from, m.AppendPacket(nil))
+	d.node.Send(from, m.AppendPacket(make([]byte, 0, headerPacketCap)))
 }
 
 func (d *DHT) handlePing(now time.Time, from netip.AddrPort, body []byte) error {
@@ -327,22 +339,24 @@ func (d *DHT) handlePing(now time.Time, from netip.AddrPort, body []byte) error 
 		return err
 	}
 	pong := wire.DHTPong{DHTHeader: d.header(m.ReqID)}
-	d.node.Send(from, pong.AppendPacket(nil))
+	d.node.Send(from, pong.AppendPacket(make([]byte, 0, headerPacketCap)))
 	d.maybeAdmit(now, id, from)
 	return nil
 }
 
 // nodesFor returns the NODES entries for target: the k closest peers,
-// without the requester.
+// without the requester. They are in d.nodesOut, valid until the next
+// call.
 func (d *DHT) nodesFor(target identity.Key, requester identity.PeerID, from netip.AddrPort) []wire.DHTNode {
-	ps := d.table.Closest(target, d.cfg.K+1)
-	out := make([]wire.DHTNode, 0, len(ps))
-	for _, p := range ps {
+	out := d.nodesOut[:0]
+	for _, de := range d.table.closest(target, d.cfg.K+1) {
+		p := &de.e.PeerInfo
 		if p.ID == requester || p.Addr == from || len(out) == d.cfg.K {
 			continue
 		}
 		out = append(out, wire.DHTNode{ID: pubKey(p.ID), Flags: p.Flags(), Addr: p.Addr})
 	}
+	d.nodesOut = out
 	if d.liar != nil {
 		return d.liar.Nodes(target, requester, from, out)
 	}
@@ -359,7 +373,7 @@ func (d *DHT) handleFindNode(now time.Time, from netip.AddrPort, body []byte) er
 		return err
 	}
 	resp := wire.Nodes{DHTHeader: d.header(m.ReqID), Nodes: d.nodesFor(m.Target, id, from)}
-	d.node.Send(from, resp.AppendPacket(nil))
+	d.node.Send(from, resp.AppendPacket(make([]byte, 0, nodesPacketCap(len(resp.Nodes)))))
 	d.maybeAdmit(now, id, from)
 	return nil
 }
@@ -378,7 +392,7 @@ func (d *DHT) handleFindValue(now time.Time, from netip.AddrPort, body []byte) e
 		d.node.Send(from, resp.AppendPacket(nil))
 	} else {
 		resp := wire.Nodes{DHTHeader: d.header(m.ReqID), Nodes: d.nodesFor(m.Key, id, from)}
-		d.node.Send(from, resp.AppendPacket(nil))
+		d.node.Send(from, resp.AppendPacket(make([]byte, 0, nodesPacketCap(len(resp.Nodes)))))
 	}
 	d.maybeAdmit(now, id, from)
 	return nil

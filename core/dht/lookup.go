@@ -1,6 +1,7 @@
 package dht
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -45,10 +46,40 @@ const (
 // cand is a peer a lookup has heard of.
 type cand struct {
 	info  PeerInfo
-	key   identity.Key
+	dist  distance // of info's key to the lookup's target
 	state candState
 	depth int // hop of the answer that named it; 0 for the own table
 }
+
+// distance is an XOR distance (identity.Distance) as four big-endian
+// words: comparing words compares the 256-bit integers, without the
+// byte-by-byte loops of identity.Xor and Distance.Cmp.
+type distance [4]uint64
+
+// distanceOf returns the XOR distance between a and b.
+func distanceOf(a, b *identity.Key) distance {
+	var d distance
+	for i := range d {
+		d[i] = binary.BigEndian.Uint64(a[8*i:]) ^ binary.BigEndian.Uint64(b[8*i:])
+	}
+	return d
+}
+
+// cmp compares two distances as identity.Distance.Cmp does.
+func (d *distance) cmp(o *distance) int {
+	for i := range d {
+		if d[i] != o[i] {
+			if d[i] < o[i] {
+				return -1
+			}
+			return 1
+		}
+	}
+	return 0
+}
+
+// candChunk is how many candidates a lookup allocates at once.
+const candChunk = 32
 
 // lookup is one iterative lookup (Kademlia §2.3).
 type lookup struct {
@@ -65,10 +96,16 @@ type lookup struct {
 	// closest already known: from then on up to k requests are in flight
 	// (Kademlia §2.3: "resends the FIND_NODE to all of the k closest nodes
 	// it has not already queried").
-	wide     bool
-	start    time.Time
-	cands    []*cand // by XOR distance to target, then address
-	seen     map[identity.PeerID]bool
+	wide  bool
+	start time.Time
+	// cands holds each peer heard of once (by ID), ordered by XOR
+	// distance to target, then address; d0[i] is the first word of
+	// cands[i]'s distance, which add searches without reading the
+	// candidates. spare is where the next ones go: they are allocated
+	// candChunk at a time.
+	cands    []*cand
+	d0       []uint64
+	spare    []cand
 	inflight int
 	messages int
 	record   *Record
@@ -79,17 +116,56 @@ type lookup struct {
 	cb       func(LookupResult)
 }
 
-// add inserts a candidate in distance order, once per ID.
-func (lk *lookup) add(p PeerInfo, depth int, self identity.PeerID) {
-	if p.ID == self || lk.seen[p.ID] {
+// add inserts a copy of *p as a candidate in distance order, once per ID.
+func (lk *lookup) add(p *PeerInfo, depth int, self identity.PeerID) {
+	if p.ID == self {
 		return
 	}
-	lk.seen[p.ID] = true
-	c := &cand{info: p, key: p.dhtKey(), depth: depth}
-	i, _ := slices.BinarySearchFunc(lk.cands, c, func(a, b *cand) int {
-		return compareDist(lk.target, a.key, b.key, a.info.Addr, b.info.Addr)
-	})
+	key := p.dhtKey()
+	d := distanceOf(&lk.target, &key)
+	// i is where p goes: the first candidate not before it. Candidates
+	// whose first word ties (rarely more than none) are compared in full.
+	i, _ := slices.BinarySearch(lk.d0, d[0])
+	for i < len(lk.cands) && lk.d0[i] == d[0] && lk.cands[i].before(&d, p.Addr) {
+		i++
+	}
+	if lk.heard(i, &d, p.ID) {
+		return
+	}
+	if len(lk.spare) == 0 {
+		lk.spare = make([]cand, candChunk)
+	}
+	c := &lk.spare[0]
+	lk.spare = lk.spare[1:]
+	*c = cand{info: *p, dist: d, depth: depth}
 	lk.cands = slices.Insert(lk.cands, i, c)
+	lk.d0 = slices.Insert(lk.d0, i, d[0])
+}
+
+// before reports whether c comes before a candidate at distance d and
+// address addr.
+func (c *cand) before(d *distance, addr netip.AddrPort) bool {
+	if o := c.dist.cmp(d); o != 0 {
+		return o < 0
+	}
+	return c.info.Addr.Compare(addr) < 0
+}
+
+// heard reports whether id is a candidate already, given the index i at
+// which a candidate at distance d would go. Its key, hence its distance,
+// would be the same: it sits next to i, among the candidates at d.
+func (lk *lookup) heard(i int, d *distance, id identity.PeerID) bool {
+	for j := i; j < len(lk.cands) && lk.d0[j] == d[0] && lk.cands[j].dist == *d; j++ {
+		if lk.cands[j].info.ID == id {
+			return true
+		}
+	}
+	for j := i - 1; j >= 0 && lk.d0[j] == d[0] && lk.cands[j].dist == *d; j-- {
+		if lk.cands[j].info.ID == id {
+			return true
+		}
+	}
+	return false
 }
 
 // Lookup starts an iterative FIND_NODE lookup of target (a local command).
@@ -126,12 +202,11 @@ func (d *DHT) startLookup(now time.Time, target identity.Key, purpose string, va
 		return nil, ErrNotRunning
 	}
 	d.lookupSeq++
-	lk := &lookup{seq: d.lookupSeq, target: target, purpose: purpose, value: value, start: now,
-		seen: make(map[identity.PeerID]bool), cb: cb}
+	lk := &lookup{seq: d.lookupSeq, target: target, purpose: purpose, value: value, start: now, cb: cb}
 	d.lookups[lk.seq] = lk
 	d.table.Touch(target, now)
-	for _, p := range d.table.Closest(target, d.cfg.K) {
-		lk.add(p, 0, d.self)
+	for _, de := range d.table.closest(target, d.cfg.K) {
+		lk.add(&de.e.PeerInfo, 0, d.self)
 	}
 	clock := d.node.Env().Clock
 	lk.deadline = clock.AfterFunc(d.cfg.LookupTimeout, func() { d.onLookupDeadline(lk) })
@@ -223,10 +298,10 @@ func (d *DHT) query(now time.Time, lk *lookup, c *cand) {
 	lk.messages++
 	if lk.value {
 		m := wire.FindValue{DHTHeader: d.header(r.id), Key: lk.target}
-		d.node.Send(r.to, m.AppendPacket(nil))
+		d.node.Send(r.to, m.AppendPacket(make([]byte, 0, keyPacketCap)))
 	} else {
 		m := wire.FindNode{DHTHeader: d.header(r.id), Target: lk.target}
-		d.node.Send(r.to, m.AppendPacket(nil))
+		d.node.Send(r.to, m.AppendPacket(make([]byte, 0, keyPacketCap)))
 	}
 }
 
@@ -244,10 +319,12 @@ func (d *DHT) lookupAnswered(now time.Time, lk *lookup, c *cand, peers []PeerInf
 	if len(lk.cands) > 0 {
 		closest = lk.cands[0]
 	}
-	for _, p := range peers {
+	for i := range peers {
+		p := &peers[i]
 		lk.add(p, hop, d.self)
 		if !lk.peer.IsZero() && p.ID == lk.peer && lk.found == nil {
-			lk.found, lk.foundHop = &p, hop
+			found := *p
+			lk.found, lk.foundHop = &found, hop
 		}
 	}
 	if !lk.peer.IsZero() && c.info.ID == lk.peer && lk.found == nil {
@@ -348,7 +425,7 @@ func (d *DHT) Bootstrap(now time.Time, peers []BootstrapPeer) error {
 		r.bs = bs
 		bs.waiting++
 		m := wire.DHTPing{DHTHeader: d.header(r.id)}
-		d.node.Send(r.to, m.AppendPacket(nil))
+		d.node.Send(r.to, m.AppendPacket(make([]byte, 0, headerPacketCap)))
 	}
 	if bs.waiting == 0 {
 		bs.kick = d.node.Env().Clock.AfterFunc(0, func() { d.onBootstrapKick(bs) })

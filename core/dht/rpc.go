@@ -1,6 +1,7 @@
 package dht
 
 import (
+	"encoding/binary"
 	"net/netip"
 	"time"
 
@@ -167,9 +168,12 @@ func (d *DHT) handlePong(now time.Time, from netip.AddrPort, body []byte) error 
 }
 
 func (d *DHT) handleNodes(now time.Time, from netip.AddrPort, body []byte) error {
-	m, err := wire.DecodeNodes(body)
+	m, err := wire.DecodeNodesInto(body, d.nodesIn)
 	if err != nil {
 		return err
+	}
+	if cap(m.Nodes) > cap(d.nodesIn) {
+		d.nodesIn = m.Nodes[:0]
 	}
 	r, id, err := d.take(now, from, &m.DHTHeader, wire.KindNodes)
 	if err != nil {
@@ -201,10 +205,11 @@ func (d *DHT) handleNodes(now time.Time, from netip.AddrPort, body []byte) error
 // known peers, closest first). A list out of order was not computed for
 // this target: a lie or a broken peer.
 func closestFirst(target identity.Key, ps []PeerInfo) bool {
-	var prev identity.Distance
+	var prev distance
 	for i := range ps {
-		d := identity.Xor(target, ps[i].dhtKey())
-		if i > 0 && d.Cmp(prev) < 0 {
+		key := ps[i].dhtKey()
+		d := distanceOf(&target, &key)
+		if i > 0 && d.cmp(&prev) < 0 {
 			return false
 		}
 		prev = d
@@ -215,8 +220,10 @@ func closestFirst(target identity.Key, ps []PeerInfo) bool {
 // checkNodes validates NODES entries. A zero ID, our own ID, a duplicated
 // ID or an unusable address is a lie and fails the whole response; entries
 // of the other address family than ours are skipped (we cannot reach them).
+// The peers are in d.peersIn, valid until the next call.
 func (d *DHT) checkNodes(ns []wire.DHTNode) ([]PeerInfo, bool) {
-	out := make([]PeerInfo, 0, len(ns))
+	out := d.peersIn[:0]
+	self4 := d.selfAddr.Addr().Unmap().Is4()
 	for i := range ns {
 		n := &ns[i]
 		id := identity.PeerIDFromPublicKey(n.ID[:])
@@ -228,12 +235,28 @@ func (d *DHT) checkNodes(ns []wire.DHTNode) ([]PeerInfo, bool) {
 				return nil, false
 			}
 		}
-		if n.Addr.Addr().Is4() != d.selfAddr.Addr().Unmap().Is4() {
+		if n.Addr.Addr().Is4() != self4 {
 			continue
 		}
 		out = append(out, PeerInfo{ID: id, Addr: n.Addr, Capabilities: capsFrom(n.Flags, 0), key: d.keyOf(id)})
 	}
+	d.peersIn = out
 	return out, true
+}
+
+// Capacities of outgoing datagrams, so that each is allocated once, at
+// its final size or a little more: a header-only message (PING, PONG), one
+// with a key (FIND_NODE, FIND_VALUE), and NODES with n entries.
+const (
+	headerPacketCap = wire.HeaderLen + 8 + wire.DHTIDLen + 1 + binary.MaxVarintLen64
+	keyPacketCap    = headerPacketCap + wire.DHTKeyLen
+	// nodeEntryCap is a NODES entry with an IPv6 address (family, 16
+	// bytes, port).
+	nodeEntryCap = wire.DHTIDLen + 1 + 1 + 16 + 2
+)
+
+func nodesPacketCap(n int) int {
+	return headerPacketCap + binary.MaxVarintLen16 + n*nodeEntryCap
 }
 
 func (d *DHT) handleValue(now time.Time, from netip.AddrPort, body []byte) error {

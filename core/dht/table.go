@@ -48,7 +48,8 @@ type entry struct {
 	PeerInfo
 	bucket   int32
 	failures int32
-	seq      uint64 // admission order, for the deep cap's trim (SetDepth)
+	seq      uint64       // admission order, for the deep cap's trim (SetDepth)
+	group    netip.Prefix // diversity group of Addr (Table.group)
 }
 
 type bucket struct {
@@ -291,7 +292,7 @@ func (t *Table) diverse(i int, g netip.Prefix) bool {
 	}
 	n := 0
 	for _, e := range t.entriesIn(i) {
-		if t.group(e.Addr.Addr()) == g {
+		if e.group == g {
 			n++
 		}
 	}
@@ -327,12 +328,13 @@ func (t *Table) Update(now time.Time, p PeerInfo, rtt time.Duration) (Outcome, P
 	}
 	key := p.dhtKey()
 	i := t.BucketIndex(key)
-	if !t.diverse(i, t.group(p.Addr.Addr())) || t.endpointTaken(p.Addr, p.ID) || t.deepFull(i) {
+	g := t.group(p.Addr.Addr())
+	if !t.diverse(i, g) || t.endpointTaken(p.Addr, p.ID) || t.deepFull(i) {
 		return Rejected, PeerInfo{}
 	}
 	p.LastSeen = now
 	p.observeRTT(rtt)
-	e := &entry{PeerInfo: p, bucket: int32(i)}
+	e := &entry{PeerInfo: p, bucket: int32(i), group: g}
 	b := t.at(i)
 	if len(b.entries) < t.k {
 		t.insert(e)
@@ -352,7 +354,7 @@ func (t *Table) insert(e *entry) {
 	}
 	t.index[e.ID] = e
 	if t.div.Enabled {
-		t.groups[t.group(e.Addr.Addr())]++
+		t.groups[e.group]++
 		t.endpoints[e.Addr] = e.ID
 	}
 	t.size++
@@ -379,7 +381,7 @@ func (t *Table) remove(e *entry) {
 	}
 	delete(t.index, e.ID)
 	if t.div.Enabled {
-		g := t.group(e.Addr.Addr())
+		g := e.group
 		if t.groups[g]--; t.groups[g] <= 0 {
 			delete(t.groups, g)
 		}
@@ -419,7 +421,7 @@ func (t *Table) Remove(id identity.PeerID) (removed PeerInfo, promoted PeerInfo,
 			b.repl = slices.Delete(b.repl, j, j+1)
 			continue
 		}
-		if t.diverse(int(r.bucket), t.group(r.Addr.Addr())) && !t.endpointTaken(r.Addr, r.ID) && !t.deepFull(int(r.bucket)) {
+		if t.diverse(int(r.bucket), r.group) && !t.endpointTaken(r.Addr, r.ID) && !t.deepFull(int(r.bucket)) {
 			t.insert(r) // also removes it from the cache
 			return e.PeerInfo, r.PeerInfo, true, true
 		}
@@ -427,9 +429,10 @@ func (t *Table) Remove(id identity.PeerID) (removed PeerInfo, promoted PeerInfo,
 	return e.PeerInfo, PeerInfo{}, true, false
 }
 
-// replacement reports whether id waits in its bucket's replacement cache.
-func (t *Table) replacement(id identity.PeerID) bool {
-	i := t.BucketIndex(id.Key())
+// replacement reports whether id, whose key is key, waits in its bucket's
+// replacement cache.
+func (t *Table) replacement(key identity.Key, id identity.PeerID) bool {
+	i := t.BucketIndex(key)
 	return i >= 0 && slices.ContainsFunc(t.replIn(i), func(r *entry) bool { return r.ID == id })
 }
 
@@ -438,6 +441,22 @@ func (t *Table) replacement(id identity.PeerID) bool {
 // distance order: key's own bucket c (whose peers share at least c+1 bits
 // with key), then all buckets above c (exactly c bits), then c-1, c-2...
 func (t *Table) Closest(key identity.Key, n int) []PeerInfo {
+	if n <= 0 || t.size == 0 {
+		return nil
+	}
+	ds := t.closest(key, n)
+	out := make([]PeerInfo, len(ds))
+	for i, de := range ds {
+		out[i] = de.e.PeerInfo
+	}
+	clear(ds)
+	return out
+}
+
+// closest is Closest without the copies: the entries, closest first, in
+// the table's scratch space, valid until the next call (which is also
+// when the scratch lets go of them: at most n).
+func (t *Table) closest(key identity.Key, n int) []distEntry {
 	if n <= 0 || t.size == 0 {
 		return nil
 	}
@@ -456,13 +475,8 @@ func (t *Table) Closest(key identity.Key, n int) []PeerInfo {
 	for i := min(c, len(t.buckets)) - 1; i >= 0 && len(ds) < n; i-- {
 		ds = t.buckets[i].offer(ds, n, &key, k0)
 	}
-	out := make([]PeerInfo, len(ds))
-	for i, de := range ds {
-		out[i] = de.e.PeerInfo
-	}
-	clear(ds)
 	t.scratch = ds[:0]
-	return out
+	return ds
 }
 
 // distEntry is a candidate of Closest: d0 is the first 8 bytes of its

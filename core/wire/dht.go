@@ -184,7 +184,12 @@ func (m *Nodes) AppendPacket(b []byte) []byte {
 
 // DecodeNodes decodes a Nodes body. The count is bounded (MaxDHTNodes, and
 // by the remaining bytes) before the entries are allocated.
-func DecodeNodes(body []byte) (Nodes, error) {
+func DecodeNodes(body []byte) (Nodes, error) { return DecodeNodesInto(body, nil) }
+
+// DecodeNodesInto decodes a Nodes body as DecodeNodes does, but puts the
+// entries in buf's array when it has room for them (m.Nodes then aliases
+// buf), so that a caller decoding one message at a time allocates once.
+func DecodeNodesInto(body []byte, buf []DHTNode) (Nodes, error) {
 	var m Nodes
 	r := NewReader(body)
 	m.decode(r)
@@ -192,7 +197,12 @@ func DecodeNodes(body []byte) (Nodes, error) {
 	if r.Err() != nil {
 		return m, r.Err()
 	}
-	if n > 0 {
+	switch {
+	case n == 0:
+	case n <= cap(buf):
+		m.Nodes = buf[:n]
+		clear(m.Nodes)
+	default:
 		m.Nodes = make([]DHTNode, n)
 	}
 	for i := range m.Nodes {
