@@ -114,12 +114,17 @@ func (r *Reader) fail(format string, args ...any) {
 	r.b = nil
 }
 
-func (r *Reader) take(n int, what string) []byte {
+func (r *Reader) take(n int, what string) []byte { return r.takeL(n, what, "") }
+
+// takeL is take for the field named what+suffix. The two parts are joined
+// only when the read fails, so decoding a well-formed packet builds no
+// strings (AddrPort and Count name sub-fields of the caller's field).
+func (r *Reader) takeL(n int, what, suffix string) []byte {
 	if r.err != nil {
 		return nil
 	}
 	if n < 0 || n > len(r.b) {
-		r.fail("%s: need %d bytes, have %d", what, n, len(r.b))
+		r.fail("%s%s: need %d bytes, have %d", what, suffix, n, len(r.b))
 		return nil
 	}
 	v := r.b[:n:n]
@@ -160,21 +165,24 @@ func (r *Reader) U64(what string) uint64 {
 }
 
 // Uvarint reads an unsigned varint no larger than max, in its minimal encoding.
-func (r *Reader) Uvarint(what string, max uint64) uint64 {
+func (r *Reader) Uvarint(what string, max uint64) uint64 { return r.uvarint(what, "", max) }
+
+// uvarint is Uvarint for the field named what+suffix (see takeL).
+func (r *Reader) uvarint(what, suffix string, max uint64) uint64 {
 	if r.err != nil {
 		return 0
 	}
 	v, n := binary.Uvarint(r.b)
 	if n <= 0 {
-		r.fail("%s: bad varint", what)
+		r.fail("%s%s: bad varint", what, suffix)
 		return 0
 	}
 	if n != uvarintLen(v) {
-		r.fail("%s: non-minimal varint", what)
+		r.fail("%s%s: non-minimal varint", what, suffix)
 		return 0
 	}
 	if v > max {
-		r.fail("%s: %d exceeds limit %d", what, v, max)
+		r.fail("%s%s: %d exceeds limit %d", what, suffix, v, max)
 		return 0
 	}
 	r.b = r.b[n:]
@@ -187,7 +195,7 @@ func (r *Reader) Fixed(what string, n int) []byte { return r.take(n, what) }
 // Bytes reads a uvarint-length-prefixed byte string of at most max bytes,
 // aliasing the input. The length is checked before anything is sliced.
 func (r *Reader) Bytes(what string, max int) []byte {
-	n := r.Uvarint(what+" length", uint64(max))
+	n := r.uvarint(what, " length", uint64(max))
 	if r.err != nil {
 		return nil
 	}
@@ -198,7 +206,7 @@ func (r *Reader) Bytes(what string, max int) []byte {
 // the remaining input can hold count elements of at least minSize bytes, so a
 // caller may allocate count elements safely.
 func (r *Reader) Count(what string, max, minSize int) int {
-	n := r.Uvarint(what+" count", uint64(max))
+	n := r.uvarint(what, " count", uint64(max))
 	if r.err != nil {
 		return 0
 	}
@@ -211,19 +219,23 @@ func (r *Reader) Count(what string, max, minSize int) int {
 
 // AddrPort reads an address encoded by AppendAddrPort.
 func (r *Reader) AddrPort(what string) netip.AddrPort {
-	switch fam := r.U8(what + " family"); fam {
+	var fam uint8
+	if v := r.takeL(1, what, " family"); v != nil {
+		fam = v[0]
+	}
+	switch fam {
 	case 0:
 		return netip.AddrPort{}
 	case 4:
 		a := r.take(4, what)
-		p := r.U16(what + " port")
+		p := r.port(what)
 		if a == nil {
 			return netip.AddrPort{}
 		}
 		return netip.AddrPortFrom(netip.AddrFrom4([4]byte(a)), p)
 	case 6:
 		a := r.take(16, what)
-		p := r.U16(what + " port")
+		p := r.port(what)
 		if a == nil {
 			return netip.AddrPort{}
 		}
@@ -239,6 +251,14 @@ func (r *Reader) AddrPort(what string) netip.AddrPort {
 		}
 		return netip.AddrPort{}
 	}
+}
+
+// port reads the port of the address field what.
+func (r *Reader) port(what string) uint16 {
+	if v := r.takeL(2, what, " port"); v != nil {
+		return binary.BigEndian.Uint16(v)
+	}
+	return 0
 }
 
 // AppendU16 appends a big-endian uint16.

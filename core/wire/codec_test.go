@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"net/netip"
+	"strings"
 	"testing"
 )
 
@@ -128,5 +129,37 @@ func BenchmarkDecodePong(b *testing.B) {
 		if _, err := DecodePong(env.Body); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// The Reader names a failing sub-field (family, port, count, length) in
+// its error, yet reading well-formed input builds no strings.
+func TestReaderLabels(t *testing.T) {
+	ap := netip.MustParseAddrPort("192.0.2.1:4001")
+	full := AppendAddrPort(nil, ap)
+	for _, c := range []struct {
+		in   []byte
+		read func(r *Reader)
+		want string
+	}{
+		{nil, func(r *Reader) { r.AddrPort("peer") }, "peer family: need 1 bytes"},
+		{full[:5], func(r *Reader) { r.AddrPort("peer") }, "peer port: need 2 bytes"},
+		{[]byte{0x80}, func(r *Reader) { r.Count("ids", 10, 1) }, "ids count: bad varint"},
+		{[]byte{5}, func(r *Reader) { r.Bytes("payload", 4) }, "payload length: 5 exceeds limit 4"},
+	} {
+		r := NewReader(c.in)
+		c.read(r)
+		if r.Err() == nil || !strings.Contains(r.Err().Error(), c.want) {
+			t.Errorf("error %v, want one containing %q", r.Err(), c.want)
+		}
+	}
+	allocs := testing.AllocsPerRun(100, func() {
+		r := NewReader(full)
+		if got := r.AddrPort("peer"); got != ap || r.Done() != nil {
+			t.Fatalf("read %v, err %v", got, r.Err())
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("reading an address allocates %.0f times", allocs)
 	}
 }
