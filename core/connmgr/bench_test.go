@@ -60,7 +60,7 @@ func benchManager(b testing.TB, n int) (*core.Node, *Manager, *benchEnv) {
 		if c == nil || c.state != Connected {
 			b.Fatalf("session %d not opened", i)
 		}
-		c.health.Answered(time.Duration(10+i*7%90) * time.Millisecond)
+		c.health.answered(&m.cfg.Health, time.Duration(10+i*7%90)*time.Millisecond)
 		c.tr.lastActive = m.since(e.now.Add(time.Duration(i*13%50) * time.Second))
 		m.AdjustReputation(c.peer, float64(i%5-2)/4)
 		e.now = e.now.Add(time.Second)
@@ -113,7 +113,7 @@ func BenchmarkHandlePong(b *testing.B) {
 	c.seq = 1
 	b.ReportAllocs()
 	for b.Loop() {
-		c.probing, c.probeSent = true, e.now.Add(-40*time.Millisecond)
+		c.probing, c.probeSent = true, m.since(e.now.Add(-40*time.Millisecond))
 		node.HandlePacket(e.now, addr, pkt)
 	}
 	if c.probing || node.Stats().Dropped != 0 {

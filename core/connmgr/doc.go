@@ -128,6 +128,17 @@
 // candidate queue by MaxCandidates and the peer book (reputations, tags,
 // backoff) by MaxPeers.
 //
+// # Memory
+//
+// A node holds up to MaxConnections sessions and a book entry per peer
+// it dialled, so both records are packed: a session is 288 bytes (times
+// as ns offsets from the manager's epoch, the end's reason and detail as
+// codes, the health estimator without a copy of the configuration), a
+// book entry 80 bytes (its key is the peer ID; tags and redial state sit
+// in an extension that exists only while one of them is set). The
+// candidate queue is sized to each offer and released when drained, and
+// GossipPeers' buffer follows the session count rather than its peak.
+//
 // # Determinism
 //
 // Decisions never depend on map iteration: sessions are kept in a slice

@@ -71,7 +71,6 @@ type Feed struct {
 	offered bool // an offer was made since Start
 	version uint64
 	last    time.Time
-	scratch []PeerAddr
 	offers  uint64
 }
 
@@ -124,11 +123,12 @@ func (f *Feed) check(now time.Time) {
 	if wants && len(m.cands) == 0 {
 		v := f.src.CandidateVersion()
 		if !f.offered || v != f.version || now.Sub(f.last) >= f.cfg.Refresh {
-			f.scratch = f.src.Candidates(f.scratch[:0])
+			list := f.src.Candidates(nil)
 			f.offered, f.version, f.last = true, v, now
 			f.offers++
-			m.AddCandidates(now, f.scratch)
-			clear(f.scratch) // keep no peers alive through the scratch
+			m.AddCandidates(now, list)
+			// The list is not kept: offers are rare (the queue is empty
+			// and the node below Target) and the queue holds copies.
 		}
 	}
 	d := f.cfg.Idle

@@ -2,6 +2,8 @@ package connmgr
 
 import (
 	"fmt"
+
+	"github.com/dchat/network/core/identity"
 	"slices"
 	"time"
 
@@ -65,7 +67,7 @@ func (m *Manager) onTrimTimer() {
 func (m *Manager) candidate(c *conn) PruneCandidate {
 	return PruneCandidate{
 		Peer: c.peer, Inbound: c.dir == Inbound, Protected: c.info != nil && c.info.important(),
-		Opened: c.opened, LastActive: m.at(c.tr.lastActive), SRTT: c.health.SRTT(), Loss: c.health.Loss(),
+		Opened: m.at(c.opened), LastActive: m.at(c.tr.lastActive), SRTT: c.health.srtt, Loss: c.health.loss(),
 		Reputation: c.reputation(),
 	}
 }
@@ -122,6 +124,11 @@ func (m *Manager) trim(now time.Time, need int, reason string) int {
 // connected, queued, cooling down after a failed dial or of too low a
 // reputation are skipped. It returns the number queued.
 func (m *Manager) AddCandidates(now time.Time, peers []PeerAddr) int {
+	if m.cfg.MaxCandidates > 0 && cap(m.cands)-len(m.cands) < len(peers) {
+		// Room for the offer at once (capped by the bound), rather than
+		// by doubling: the queue keeps its backing array.
+		m.cands = slices.Grow(m.cands, min(len(m.cands)+len(peers), m.cfg.MaxCandidates)-len(m.cands))
+	}
 	added := 0
 	for _, pa := range peers {
 		if m.cfg.MaxCandidates == 0 || !m.dialable(now, pa) || slices.ContainsFunc(m.cands, pa.same) {
@@ -134,7 +141,19 @@ func (m *Manager) AddCandidates(now time.Time, peers []PeerAddr) int {
 		added++
 	}
 	m.fill(now)
+	m.compactCands()
 	return added
+}
+
+// compactCands gives back the queue's spare room: a queue is offered in
+// bulk and then only shrinks (dials) until it is empty, so what it does
+// not hold now it will not need before the next offer.
+func (m *Manager) compactCands() {
+	if n := len(m.cands); n == 0 {
+		m.cands = nil
+	} else if spare := cap(m.cands) - n; spare >= 16 && spare > n/4 {
+		m.cands = slices.Clone(m.cands)
+	}
 }
 
 // Candidates returns the number of queued candidates.
@@ -161,7 +180,7 @@ func (m *Manager) dialable(now time.Time, pa PeerAddr) bool {
 		return false
 	}
 	p := m.peers[pa.ID]
-	return p == nil || (!p.cooldown.After(now) && p.reputation >= m.cfg.MinReputation)
+	return p == nil || (p.cooldown <= m.since(now) && p.reputation >= m.cfg.MinReputation)
 }
 
 // fill dials queued candidates while below Target.
@@ -173,28 +192,36 @@ func (m *Manager) fill(now time.Time) {
 			_ = m.dial(now, pa.ID, pa.Addr) // a candidate that cannot be dialled is skipped
 		}
 	}
+	if len(m.cands) == 0 && m.cands != nil {
+		m.cands = nil // drained: its array is not kept until the next offer
+	}
 }
 
-// scheduleRedial arms p's redial after the next backoff delay.
-func (m *Manager) scheduleRedial(now time.Time, p *peerInfo) {
-	if p.redial != nil || !p.addr.IsValid() || !m.running {
+// scheduleRedial arms the redial of p, id's entry, after the next backoff
+// delay.
+func (m *Manager) scheduleRedial(now time.Time, id identity.PeerID, p *peerInfo) {
+	if p.pendingRedial() || !p.addr.IsValid() || !m.running {
 		return
 	}
-	d := m.cfg.Reconnect.Delay(p.attempts, m.env.Rand)
-	p.attempts++
-	p.backoff = d
-	p.redial = m.env.Clock.AfterFunc(d, func() { m.onRedial(p) })
+	x := p.ext()
+	d := m.cfg.Reconnect.Delay(x.attempts, m.env.Rand)
+	x.attempts++
+	x.backoff = d
+	x.redial = m.env.Clock.AfterFunc(d, func() { m.onRedial(id, p) })
 }
 
-func (m *Manager) onRedial(p *peerInfo) {
-	p.redial = nil
-	if !m.running || !p.important() || p.conn != nil || m.peers[p.id] != p {
+func (m *Manager) onRedial(id identity.PeerID, p *peerInfo) {
+	if p.x != nil {
+		p.x.redial = nil
+	}
+	if !m.running || !p.important() || p.conn != nil || m.peers[id] != p {
+		p.settle()
 		return
 	}
 	now := m.env.Clock.Now()
 	m.stats.Reconnects++
-	m.observe(now, Reconnect{Peer: p.id, Addr: p.addr, Attempt: p.attempts, Backoff: p.backoff})
-	if err := m.dial(now, p.id, p.addr); err != nil {
-		m.scheduleRedial(now, p)
+	m.observe(now, Reconnect{Peer: id, Addr: p.addr, Attempt: p.x.attempts, Backoff: p.x.backoff})
+	if err := m.dial(now, id, p.addr); err != nil {
+		m.scheduleRedial(now, id, p)
 	}
 }

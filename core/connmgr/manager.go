@@ -205,20 +205,18 @@ func (m *Manager) Start(now time.Time) {
 		return
 	}
 	m.running = true
-	var important []*peerInfo
-	for _, p := range m.peers { // collected, then sorted below
-		if len(p.tags) > 0 && p.addr.IsValid() && p.conn == nil {
-			important = append(important, p)
+	var important []identity.PeerID
+	for id, p := range m.peers { // collected, then sorted below
+		if p.important() && p.addr.IsValid() && p.conn == nil {
+			important = append(important, id)
 		}
 	}
-	slices.SortFunc(important, func(a, b *peerInfo) int { return a.id.Compare(b.id) })
-	for _, p := range important {
-		if p.redial != nil {
-			p.redial.Stop()
-			p.redial = nil
-		}
-		if err := m.dial(now, p.id, p.addr); err != nil {
-			m.scheduleRedial(now, p)
+	slices.SortFunc(important, identity.PeerID.Compare)
+	for _, id := range important {
+		p := m.peers[id]
+		p.stopRedial()
+		if err := m.dial(now, id, p.addr); err != nil {
+			m.scheduleRedial(now, id, p)
 		}
 	}
 	m.fill(now)
@@ -237,10 +235,7 @@ func (m *Manager) Stop(now time.Time) {
 		m.trimTimer = nil
 	}
 	for _, p := range m.peers { // order is irrelevant: timers are cancelled, nothing is emitted
-		if p.redial != nil {
-			p.redial.Stop()
-			p.redial = nil
-		}
+		p.stopRedial()
 	}
 	for _, c := range slices.Clone(m.list) {
 		switch c.state {
@@ -287,9 +282,14 @@ func (m *Manager) GossipPeers() []gossip.Peer {
 	if !m.gpDirty {
 		return m.gp
 	}
+	if n := len(m.conns); cap(m.gp) < n || cap(m.gp) > n+n/2+8 {
+		// Sized to the sessions (the allocator rounds it up a little),
+		// not grown by doubling nor kept at a past peak.
+		m.gp = make([]gossip.Peer, 0, n)
+	}
 	m.gp = m.gp[:0]
 	for _, c := range m.conns {
-		m.gp = append(m.gp, gossip.Peer{Addr: c.addr, ID: c.peer, RTT: c.health.SRTT(), Score: c.reputation()})
+		m.gp = append(m.gp, gossip.Peer{Addr: c.addr, ID: c.peer, RTT: c.health.srtt, Score: c.reputation()})
 	}
 	m.gpDirty = false
 	return m.gp
@@ -307,25 +307,28 @@ func compareConns(a, b *conn) int {
 func (m *Manager) snapshot(now time.Time, c *conn) Connection {
 	m.flushTraffic()
 	h := &c.health
-	st, hr := h.State()
+	st, hr := h.stateReason()
 	x := Connection{
-		Peer: c.peer, Addr: c.addr, Direction: c.dir, State: c.state, Reason: c.reason, Detail: c.detail,
-		Started: c.started, Opened: c.opened, Health: st, HealthReason: hr,
+		Peer: c.peer, Addr: c.addr, Direction: c.dir, State: c.state, Reason: closeReasons[c.reason],
+		Detail: c.detail.String(), Started: m.at(c.started), Health: st, HealthReason: hr,
+	}
+	if c.opened != noTime {
+		x.Opened = m.at(c.opened)
 	}
 	x.Metrics.BytesIn, x.Metrics.BytesOut, x.Metrics.MsgsIn, x.Metrics.MsgsOut = c.tr.bytesIn, c.tr.bytesOut, c.tr.msgsIn, c.tr.msgsOut
 	x.Metrics.LastSeen, x.Metrics.LastActive = m.at(c.tr.lastSeen), m.at(c.tr.lastActive)
 	if c.info != nil {
-		x.Protected, x.Reputation = len(c.info.tags) > 0, c.info.reputation
+		x.Protected, x.Reputation = c.info.important(), c.info.reputation
 	}
-	x.Metrics.SRTT, x.Metrics.RTTVar, x.Metrics.MinRTT, x.Metrics.LastRTT = h.SRTT(), h.RTTVar(), h.MinRTT(), h.LastRTT()
-	x.Metrics.Loss = h.Loss()
-	x.Metrics.ProbesSent, x.Metrics.ProbesLost = h.Probes()
-	if !c.opened.IsZero() {
-		end := now
-		if !c.ended.IsZero() {
+	x.Metrics.SRTT, x.Metrics.RTTVar, x.Metrics.MinRTT, x.Metrics.LastRTT = h.srtt, h.rttvar, h.minRTT, h.last
+	x.Metrics.Loss = h.loss()
+	x.Metrics.ProbesSent, x.Metrics.ProbesLost = h.sent, h.lost
+	if c.opened != noTime {
+		end := m.since(now)
+		if c.ended != noTime {
 			end = c.ended
 		}
-		x.Metrics.Uptime = end.Sub(c.opened)
+		x.Metrics.Uptime = time.Duration(end - c.opened)
 	}
 	return x
 }

@@ -11,22 +11,75 @@ import (
 )
 
 // peerInfo is the peer book's entry for one peer: what outlives its
-// sessions.
+// sessions. A node keeps one for every peer it is connected to or has
+// dialled (until the entry holds nothing worth keeping, see tidy), so it
+// is kept small (80 bytes): the peer's ID is the book's key, times are ns
+// offsets from the manager's epoch, and what only important peers need
+// (tags, redial state) is in an extension allocated for them alone.
 type peerInfo struct {
-	id         identity.PeerID
 	addr       netip.AddrPort // last known address
-	tags       []string
 	reputation float64
 	conn       *conn // its live session, if any
 	seq        uint64
+	cooldown   int64          // not dialled as a candidate before this (ns since the epoch; noTime if never)
+	x          *peerExtension // nil while it has no tag and no redial state
+}
 
+// peerExtension holds a peer's protection tags and redial state. It
+// exists while any of them is set: the tags, a pending redial, or redials
+// since the last established session.
+type peerExtension struct {
+	tags     []string
 	attempts int // redials since the last established session
 	redial   core.Timer
 	backoff  time.Duration
-	cooldown time.Time // not dialled as a candidate before this
 }
 
-func (p *peerInfo) important() bool { return len(p.tags) > 0 }
+func (p *peerInfo) important() bool { return p.x != nil && len(p.x.tags) > 0 }
+
+// redialing reports whether p was redialled since its last established
+// session.
+func (p *peerInfo) redialing() bool { return p.x != nil && p.x.attempts > 0 }
+
+func (p *peerInfo) pendingRedial() bool { return p.x != nil && p.x.redial != nil }
+
+// ext returns p's extension, creating it if needed.
+func (p *peerInfo) ext() *peerExtension {
+	if p.x == nil {
+		p.x = &peerExtension{}
+	}
+	return p.x
+}
+
+// settle frees p's extension once it holds nothing: no tag, no pending
+// redial, no redial attempts (backoff is only read after a redial set
+// it).
+func (p *peerInfo) settle() {
+	if x := p.x; x != nil && len(x.tags) == 0 && x.redial == nil && x.attempts == 0 {
+		p.x = nil
+	}
+}
+
+// stopRedial cancels p's pending redial, if any.
+func (p *peerInfo) stopRedial() {
+	if x := p.x; x != nil && x.redial != nil {
+		x.redial.Stop()
+		x.redial = nil
+		p.settle()
+	}
+}
+
+// established resets p's redial state when a session with it opens.
+func (p *peerInfo) established() {
+	if x := p.x; x != nil {
+		x.attempts, x.backoff = 0, 0
+		if x.redial != nil {
+			x.redial.Stop()
+			x.redial = nil
+		}
+		p.settle()
+	}
+}
 
 // lookup returns the book's entry for id, or nil.
 func (m *Manager) lookup(id identity.PeerID) *peerInfo { return m.peers[id] }
@@ -44,7 +97,7 @@ func (m *Manager) entry(id identity.PeerID, force bool) *peerInfo {
 	if len(m.peers) >= m.cfg.MaxPeers && !m.evictOne() && !force {
 		return nil
 	}
-	p := &peerInfo{id: id, seq: m.peerSeq}
+	p := &peerInfo{seq: m.peerSeq, cooldown: noTime}
 	m.peers[id] = p
 	return p
 }
@@ -55,27 +108,33 @@ func (m *Manager) entry(id identity.PeerID, force bool) *peerInfo {
 // matter.
 func (m *Manager) evictOne() bool {
 	var victim *peerInfo
-	for _, p := range m.peers {
-		if p.conn != nil || len(p.tags) > 0 || p.redial != nil {
+	var victimID identity.PeerID
+	for id, p := range m.peers {
+		if p.conn != nil || p.important() || p.pendingRedial() {
 			continue
 		}
 		if victim == nil || math.Abs(p.reputation) < math.Abs(victim.reputation) ||
 			(math.Abs(p.reputation) == math.Abs(victim.reputation) && p.seq < victim.seq) {
-			victim = p
+			victim, victimID = p, id
 		}
 	}
 	if victim == nil {
 		return false
 	}
-	delete(m.peers, victim.id)
+	m.forget(victimID)
 	return true
 }
 
-// tidy forgets p if it holds nothing worth keeping.
-func (m *Manager) tidy(now time.Time, p *peerInfo) {
-	if p.conn == nil && len(p.tags) == 0 && p.redial == nil && p.reputation == 0 && !p.cooldown.After(now) {
-		delete(m.peers, p.id)
+// tidy forgets p, the entry of id, if it holds nothing worth keeping.
+func (m *Manager) tidy(now time.Time, id identity.PeerID, p *peerInfo) {
+	if p.conn == nil && !p.important() && !p.pendingRedial() && p.reputation == 0 && p.cooldown <= m.since(now) {
+		m.forget(id)
 	}
+}
+
+// forget removes id's entry from the book.
+func (m *Manager) forget(id identity.PeerID) {
+	delete(m.peers, id)
 }
 
 // Protect marks peer as protected under tag: its sessions are never
@@ -87,8 +146,9 @@ func (m *Manager) Protect(peer identity.PeerID, tag string) {
 		return
 	}
 	p := m.entry(peer, true)
-	if !slices.Contains(p.tags, tag) {
-		p.tags = append(p.tags, tag)
+	if !p.important() || !slices.Contains(p.x.tags, tag) {
+		x := p.ext()
+		x.tags = append(x.tags, tag)
 		m.gpDirty = true
 	}
 }
@@ -100,24 +160,25 @@ func (m *Manager) Unprotect(peer identity.PeerID, tag string) bool {
 	if p == nil {
 		return false
 	}
-	if i := slices.Index(p.tags, tag); i >= 0 {
-		p.tags = slices.Delete(p.tags, i, i+1)
+	if x := p.x; x != nil {
+		if i := slices.Index(x.tags, tag); i >= 0 {
+			x.tags = slices.Delete(x.tags, i, i+1)
+		}
+		if len(x.tags) > 0 {
+			return true
+		}
+		x.tags = nil
 	}
-	if len(p.tags) > 0 {
-		return true
-	}
-	if p.redial != nil {
-		p.redial.Stop()
-		p.redial = nil
-	}
-	m.tidy(m.env.Clock.Now(), p)
+	p.stopRedial()
+	p.settle()
+	m.tidy(m.env.Clock.Now(), peer, p)
 	return false
 }
 
 // IsProtected reports whether peer has a protection tag.
 func (m *Manager) IsProtected(peer identity.PeerID) bool {
 	p := m.peers[peer]
-	return p != nil && len(p.tags) > 0
+	return p != nil && p.important()
 }
 
 // KeepAlive marks peer important without another reason: it is
@@ -140,7 +201,7 @@ func (m *Manager) AdjustReputation(peer identity.PeerID, delta float64) float64 
 	if p.conn != nil {
 		m.gpDirty = true
 	}
-	m.tidy(m.env.Clock.Now(), p)
+	m.tidy(m.env.Clock.Now(), peer, p)
 	return p.reputation
 }
 

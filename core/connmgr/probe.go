@@ -17,7 +17,7 @@ import (
 
 func (m *Manager) sendProbe(now time.Time, c *conn) {
 	c.seq++
-	c.probing, c.probeSent = true, now
+	c.probing, c.probeSent = true, m.since(now)
 	m.stats.ProbesSent++
 	m.send(c, c.addr, wire.ConnProbe{Nonce: c.nonce, Seq: c.seq}.AppendPacket(packet(wire.ConnProbeLen), wire.KindConnPing))
 	c.timer = m.env.Clock.AfterFunc(m.cfg.Health.PingTimeout, func() { m.onProbeTimer(c) })
@@ -31,7 +31,7 @@ func (m *Manager) onProbeTimer(c *conn) {
 	c.timer = nil
 	if c.probing {
 		c.probing = false
-		c.health.Missed()
+		c.health.missedProbe(&m.cfg.Health)
 		m.stats.ProbesLost++
 		if m.evaluate(now, c) {
 			return // closed as unhealthy
@@ -39,9 +39,11 @@ func (m *Manager) onProbeTimer(c *conn) {
 		m.sendProbe(now, c)
 		return
 	}
-	if wait := c.probeSent.Add(m.cfg.Health.PingInterval).Sub(now); !c.probeSent.IsZero() && wait > 0 {
-		c.timer = m.env.Clock.AfterFunc(wait, func() { m.onProbeTimer(c) })
-		return
+	if c.probeSent != noTime {
+		if wait := time.Duration(c.probeSent-m.since(now)) + m.cfg.Health.PingInterval; wait > 0 {
+			c.timer = m.env.Clock.AfterFunc(wait, func() { m.onProbeTimer(c) })
+			return
+		}
 	}
 	m.sendProbe(now, c)
 }
@@ -49,15 +51,16 @@ func (m *Manager) onProbeTimer(c *conn) {
 // evaluate updates c's health state, observes a change, and closes the
 // session if it became unhealthy (reporting true).
 func (m *Manager) evaluate(now time.Time, c *conn) bool {
-	st, reason, changed := c.health.Evaluate()
+	st, reason, changed := c.health.evaluate(&m.cfg.Health)
 	if !changed {
 		return false
 	}
 	m.stats.HealthChanges[st.String()]++
 	m.observe(now, HealthChange{Peer: c.peer, Addr: c.addr, State: st, Reason: reason,
-		SRTT: c.health.SRTT(), Loss: c.health.Loss()})
+		SRTT: c.health.srtt, Loss: c.health.loss()})
 	if st == Unhealthy {
-		m.end(now, c, ending{reason: ReasonUnhealthy, detail: reason, code: wire.ConnReasonUnhealthy, send: true})
+		m.end(now, c, ending{reason: ReasonUnhealthy, detail: detail{kind: detailHealth, code: c.health.reason},
+			code: wire.ConnReasonUnhealthy, send: true})
 		return true
 	}
 	return false
@@ -114,7 +117,7 @@ func (m *Manager) handlePong(now time.Time, from netip.AddrPort, body []byte) er
 		return m.drop(DropLate)
 	}
 	c.probing = false
-	c.health.Answered(now.Sub(c.probeSent))
+	c.health.answered(&m.cfg.Health, time.Duration(m.since(now)-c.probeSent))
 	m.gpDirty = true
 	m.evaluate(now, c)
 	return nil

@@ -2,6 +2,7 @@ package connmgr
 
 import (
 	"bytes"
+	"math"
 	"net/netip"
 	"slices"
 	"time"
@@ -13,9 +14,13 @@ import (
 
 // conn is one session (or dial) with a peer at an address.
 //
-// It is allocated for every dial and inbound session, so its fields are
-// packed to keep it within a 512-byte size class: the small ones share
-// one word, and the peer's key is read from peer rather than kept twice.
+// It is allocated for every dial and inbound session and a node holds up
+// to MaxConnections of them (and as many lingering), so its fields are
+// packed into a 288-byte size class: the small ones share two words,
+// times are ns offsets from the manager's epoch (see since), the end's
+// reason and detail are codes, the health estimator shares the manager's
+// configuration, and the peer's key is read from peer rather than kept
+// twice.
 type conn struct {
 	// tr comes first: accounting a datagram touches one cache line.
 	tr traffic
@@ -27,23 +32,71 @@ type conn struct {
 	probing bool   // a probe is outstanding; the timer is its timeout
 	mapped  bool   // byAddr holds c for its address (m.byAddr[c.addr] == c)
 	seq     uint32 // of the last probe sent
+	tries   int32  // CONNECTs sent (dial)
+	reason  uint8  // why it ended: index in closeReasons
+	detail  detail // the reason's detail
 	nonce   uint64
 	info    *peerInfo // book entry, once the peer is known
 
-	started, opened, ended time.Time
-	reason, detail         string
+	// When the dial started or the CONNECT arrived, the session opened,
+	// it ended, the last CONNECT and the last probe were sent, in ns
+	// since the manager's epoch; opened, ended and probeSent are noTime
+	// until set.
+	started, opened, ended, dialSent, probeSent int64
 
-	health HealthMonitor
+	health healthState
 
-	// Dial.
-	tries    int
-	dialSent time.Time
+	// One timer per session drives dial retransmissions, then the probe
+	// cycle, then the linger.
+	timer core.Timer
+	idle  core.Timer
+}
 
-	// Probes: one timer per session drives dial retransmissions, then
-	// the probe cycle, then the linger.
-	timer     core.Timer
-	probeSent time.Time
-	idle      core.Timer
+// noTime marks a time offset that is not set; it is before every time.
+const noTime = math.MinInt64
+
+// newConn returns a session entry with its times unset but the start.
+func (m *Manager) newConn(addr netip.AddrPort, dir Direction, state State, nonce uint64, now time.Time) *conn {
+	return &conn{addr: addr, dir: dir, state: state, nonce: nonce,
+		started: m.since(now), opened: noTime, ended: noTime, probeSent: noTime}
+}
+
+// closeReasons are the reasons a session ends, by conn.reason.
+var closeReasons = [...]string{"", ReasonTimeout, ReasonRejected, ReasonUnhealthy, ReasonIdle, ReasonPruned,
+	ReasonClosedByPeer, ReasonReset, ReasonLocal, ReasonShutdown, ReasonReplaced, ReasonWrongPeer,
+	ReasonDuplicate, ReasonSelf}
+
+// reasonCode returns reason's index in closeReasons (0 for none).
+func reasonCode(reason string) uint8 {
+	for i, r := range closeReasons {
+		if r == reason {
+			return uint8(i)
+		}
+	}
+	return 0
+}
+
+// detail is the detail of a session's end, as a code: none, the peer's
+// reason (a wire reason code) or a health reason.
+type detail struct{ kind, code uint8 }
+
+const (
+	detailNone   uint8 = iota
+	detailPeer         // code is the peer's wire reason code
+	detailHealth       // code is an index in healthReasons
+)
+
+func peerDetail(code uint8) detail { return detail{kind: detailPeer, code: code} }
+
+// String returns the detail's name: "" for none.
+func (d detail) String() string {
+	switch d.kind {
+	case detailPeer:
+		return wire.ConnReasonName(d.code)
+	case detailHealth:
+		return healthReasons[d.code]
+	}
+	return ""
 }
 
 func (c *conn) reputation() float64 {
@@ -130,7 +183,7 @@ func (m *Manager) dial(now time.Time, peer identity.PeerID, addr netip.AddrPort)
 	if m.count() >= m.cfg.MaxConnections && !m.makeRoom(now) {
 		return ErrFull
 	}
-	c := &conn{addr: addr, dir: Outbound, state: Connecting, nonce: m.newNonce(), started: now}
+	c := m.newConn(addr, Outbound, Connecting, m.newNonce(), now)
 	if !peer.IsZero() {
 		m.setPeer(c, peer)
 		c.info = m.entry(peer, true)
@@ -179,13 +232,13 @@ func (m *Manager) remove(c *conn) {
 
 func (m *Manager) sendConnect(now time.Time, c *conn) {
 	c.tries++
-	c.dialSent = now
+	c.dialSent = m.since(now)
 	msg := wire.Connect{Nonce: c.nonce, Sender: m.selfKey, Target: [32]byte(c.peer.PublicKey())}
 	m.send(c, c.addr, msg.AppendPacket(packet(connectLen)))
 	// Next: a retransmission after DialRetransmit x 2^(tries-1), or the
 	// dial timeout, whichever comes first.
 	next := m.cfg.DialRetransmit << min(c.tries-1, 30)
-	if left := c.started.Add(m.cfg.DialTimeout).Sub(now); next > left || next <= 0 {
+	if left := time.Duration(c.started-m.since(now)) + m.cfg.DialTimeout; next > left || next <= 0 {
 		next = left
 	}
 	c.timer = m.env.Clock.AfterFunc(next, func() { m.onDialTimer(c) })
@@ -196,7 +249,7 @@ func (m *Manager) onDialTimer(c *conn) {
 		return
 	}
 	now := m.env.Clock.Now()
-	if !now.Before(c.started.Add(m.cfg.DialTimeout)) {
+	if time.Duration(m.since(now)-c.started) >= m.cfg.DialTimeout {
 		m.end(now, c, ending{reason: ReasonTimeout, code: wire.ConnReasonTimeout, send: true})
 		return
 	}
@@ -238,7 +291,7 @@ func (m *Manager) handleConnect(now time.Time, from netip.AddrPort, body []byte)
 			m.sendAccept(old)
 			return nil
 		case old.state == Connected && old.dir == Outbound && old.peer == peer &&
-			bytes.Compare(m.selfKey[:], msg.Sender[:]) < 0 && now.Sub(old.opened) < m.cfg.DialTimeout:
+			bytes.Compare(m.selfKey[:], msg.Sender[:]) < 0 && m.since(now)-old.opened < int64(m.cfg.DialTimeout):
 			// The losing CONNECT of a simultaneous open, overtaken by the
 			// loser's ACCEPT of our dial (links may reorder): the loser
 			// holds our session, so keep it.
@@ -266,7 +319,7 @@ func (m *Manager) handleConnect(now time.Time, from netip.AddrPort, body []byte)
 		m.reject(now, from, peer, msg.Nonce, wire.ConnReasonFull)
 		return nil
 	}
-	c := &conn{addr: from, dir: Inbound, state: Connected, nonce: msg.Nonce, started: now}
+	c := m.newConn(from, Inbound, Connected, msg.Nonce, now)
 	m.setPeer(c, peer)
 	m.add(c)
 	m.nConn++
@@ -357,13 +410,13 @@ func (m *Manager) handleAccept(now time.Time, from netip.AddrPort, body []byte) 
 	}
 	var rtt time.Duration
 	if c.tries == 1 { // Karn: no sample from a retransmitted handshake
-		rtt = now.Sub(c.dialSent)
+		rtt = time.Duration(m.since(now) - c.dialSent)
 	}
 	c.state = Connected
 	m.nDial--
 	m.nConn++
 	m.stats.Connected++
-	if c.info.attempts > 0 {
+	if c.info.redialing() {
 		m.stats.Reconnected++
 	}
 	m.establish(now, c, rtt)
@@ -388,7 +441,7 @@ func (m *Manager) handleReject(now time.Time, from netip.AddrPort, body []byte) 
 		return m.drop(core.ReasonUnsolicited)
 	}
 	m.received(now, c, body)
-	m.end(now, c, ending{reason: ReasonRejected, detail: wire.ConnReasonName(msg.Reason)})
+	m.end(now, c, ending{reason: ReasonRejected, detail: peerDetail(msg.Reason)})
 	return nil
 }
 
@@ -405,7 +458,7 @@ func (m *Manager) handleClose(now time.Time, from netip.AddrPort, body []byte) e
 		return m.drop(DropBadNonce)
 	}
 	m.received(now, c, body)
-	detail := wire.ConnReasonName(msg.Reason)
+	detail := peerDetail(msg.Reason)
 	switch c.state {
 	case Disconnecting:
 		m.remove(c) // both sides agree: nothing left to absorb
@@ -424,22 +477,19 @@ func (m *Manager) handleClose(now time.Time, from netip.AddrPort, body []byte) e
 // establish completes a session (either direction): book entry, health
 // monitor, timers, event, callbacks.
 func (m *Manager) establish(now time.Time, c *conn, rtt time.Duration) {
-	c.opened = now
-	c.tr.lastSeen, c.tr.lastActive = m.since(now), m.since(now)
+	c.opened = m.since(now)
+	c.tr.lastSeen, c.tr.lastActive = c.opened, c.opened
 	m.byPeer[c.peer] = c
 	m.index(c)
 	if c.info == nil {
 		c.info = m.entry(c.peer, true)
 	}
 	p := c.info
-	p.conn, p.addr, p.attempts, p.backoff = c, c.addr, 0, 0
-	if p.redial != nil {
-		p.redial.Stop()
-		p.redial = nil
-	}
-	c.health = NewHealthMonitor(m.cfg.Health)
+	p.conn, p.addr = c, c.addr
+	p.established()
+	c.health = newHealthState()
 	if rtt > 0 {
-		c.health.ObserveRTT(rtt)
+		c.health.observeRTT(rtt)
 	}
 	first := m.cfg.Health.PingInterval
 	if rtt <= 0 && m.cfg.Health.EarlyProbe {
@@ -461,11 +511,12 @@ func (m *Manager) establish(now time.Time, c *conn, rtt time.Duration) {
 
 // ending says how a session ends.
 type ending struct {
-	reason, detail string
-	code           uint8 // CLOSE reason code, if send
-	send           bool  // send CLOSE to the peer
-	quiet          bool  // no redial and no candidate fill afterwards
-	noLinger       bool
+	reason   string
+	detail   detail
+	code     uint8 // CLOSE reason code, if send
+	send     bool  // send CLOSE to the peer
+	quiet    bool  // no redial and no candidate fill afterwards
+	noLinger bool
 }
 
 // end closes a session or fails a dial: counters, CLOSE, event, callbacks,
@@ -497,7 +548,7 @@ func (m *Manager) end(now time.Time, c *conn, e ending) {
 	if e.send {
 		m.send(c, c.addr, wire.Close{Nonce: c.nonce, Reason: e.code}.AppendPacket(packet(closeLen)))
 	}
-	c.reason, c.detail, c.ended = e.reason, e.detail, now
+	c.reason, c.detail, c.ended = reasonCode(e.reason), e.detail, m.since(now)
 	if e.send && !e.noLinger && m.cfg.Linger > 0 {
 		c.state = Disconnecting
 		m.nLing++
@@ -513,16 +564,16 @@ func (m *Manager) end(now time.Time, c *conn, e ending) {
 	m.stats.Closes[e.reason]++
 	var uptime time.Duration
 	if was == Connected {
-		uptime = now.Sub(c.opened)
+		uptime = time.Duration(m.since(now) - c.opened)
 	}
 	m.observe(now, Close{Peer: c.peer, Addr: c.addr, Direction: c.dir, Was: was, Reason: e.reason,
-		Detail: e.detail, Uptime: uptime, Count: m.nConn})
+		Detail: e.detail.String(), Uptime: uptime, Count: m.nConn})
 	p := c.info
 	if p != nil && p.conn == c {
 		p.conn = nil
 	}
 	if p != nil && was == Connecting && m.cfg.CandidateCooldown > 0 {
-		p.cooldown = now.Add(m.cfg.CandidateCooldown)
+		p.cooldown = m.after(now, m.cfg.CandidateCooldown)
 	}
 	if len(m.onDisconnected) > 0 {
 		snap := m.snapshot(now, c)
@@ -532,10 +583,10 @@ func (m *Manager) end(now time.Time, c *conn, e ending) {
 		}
 	}
 	if p != nil && !e.quiet && m.running && p.important() && p.conn == nil && redials(e.reason) {
-		m.scheduleRedial(now, p)
+		m.scheduleRedial(now, c.peer, p)
 	}
-	if p != nil && m.peers[p.id] == p {
-		m.tidy(now, p)
+	if p != nil && m.peers[c.peer] == p {
+		m.tidy(now, c.peer, p)
 	}
 	if !e.quiet {
 		m.fill(now)

@@ -1,6 +1,7 @@
 package connmgr
 
 import (
+	"math"
 	"net/netip"
 	"slices"
 	"time"
@@ -93,6 +94,15 @@ type traffic struct {
 func (m *Manager) since(t time.Time) int64 { return int64(t.Sub(m.epoch)) }
 
 func (m *Manager) at(ns int64) time.Time { return m.epoch.Add(time.Duration(ns)) }
+
+// after returns the offset of now + d (d >= 0), at most math.MaxInt64.
+func (m *Manager) after(now time.Time, d time.Duration) int64 {
+	t := m.since(now)
+	if t > 0 && int64(d) > math.MaxInt64-t {
+		return math.MaxInt64
+	}
+	return t + int64(d)
+}
 
 // account adds a datagram of n bytes at ns (since the epoch) to c's
 // counters (c may be nil). Times only move forward: a batch applied late
