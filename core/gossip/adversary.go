@@ -31,7 +31,7 @@ func (g *Gossip) SetBehavior(b Behavior) { g.behavior = b }
 
 // relays reports whether e may be passed on.
 func (g *Gossip) relays(e *entry) bool {
-	return g.behavior == nil || g.behavior.Relay(e.id, e.origin)
+	return g.behavior == nil || g.behavior.Relay(e.msg.id, e.msg.origin())
 }
 
 // Peers returns the peers the component gossips with now, for a behaviour

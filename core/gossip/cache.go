@@ -2,12 +2,11 @@ package gossip
 
 import (
 	"time"
-
-	"github.com/hashicorp/golang-lru/v2/simplelru"
 )
 
 // seenCache is the dedup decision: an exact, size- and time-bounded cache
-// of accepted IDs (simplelru with a virtual expiry beside each value, read
+// of accepted IDs (a keyLRU, simplelru's behaviour in a third of its
+// memory, with a virtual expiry in Unix nanoseconds beside each ID, read
 // with Peek only so it evicts in insertion order).
 //
 // There is no bloom filter in front of it: with a bloom pre-check of
@@ -18,22 +17,18 @@ import (
 //
 // Concurrency: not safe for concurrent use.
 type seenCache struct {
-	exact *simplelru.LRU[ID, time.Time]
+	exact *keyLRU[int64]
 	ttl   time.Duration
 }
 
 func newSeenCache(size int, ttl time.Duration) (*seenCache, error) {
-	exact, err := simplelru.NewLRU[ID, time.Time](size, nil)
-	if err != nil {
-		return nil, err
-	}
-	return &seenCache{exact: exact, ttl: ttl}, nil
+	return &seenCache{exact: newKeyLRU[int64](size), ttl: ttl}, nil
 }
 
 // has reports whether id was accepted and has not expired at now.
 func (c *seenCache) has(id ID, now time.Time) bool {
 	exp, ok := c.exact.Peek(id)
-	return ok && now.Before(exp)
+	return ok && now.UnixNano() < exp
 }
 
 // add records id as seen until now + ttl.
@@ -43,5 +38,5 @@ func (c *seenCache) add(id ID, now time.Time) {
 		// that eviction order stays insertion order.
 		c.exact.Remove(id)
 	}
-	c.exact.Add(id, now.Add(c.ttl))
+	c.exact.Add(id, now.Add(c.ttl).UnixNano())
 }

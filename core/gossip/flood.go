@@ -25,7 +25,7 @@ type floodControl struct {
 	rate   rate.Limit
 	burst  int
 
-	publishers *simplelru.LRU[identity.PeerID, *rate.Limiter]
+	publishers *keyLRU[*rate.Limiter] // by public key
 	pubRate    rate.Limit
 	pubBurst   int
 }
@@ -39,10 +39,7 @@ func newFloodControl(cfg Config) (*floodControl, error) {
 	if err != nil {
 		return nil, err
 	}
-	pubs, err := simplelru.NewLRU[identity.PeerID, *rate.Limiter](cfg.MaxTrackedPublishers, nil)
-	if err != nil {
-		return nil, err
-	}
+	pubs := newKeyLRU[*rate.Limiter](cfg.MaxTrackedPublishers)
 	return &floodControl{
 		peers:      peers,
 		global:     rate.NewLimiter(rate.Limit(cfg.GlobalRate), cfg.GlobalBurst),
@@ -58,17 +55,18 @@ func newFloodControl(cfg Config) (*floodControl, error) {
 // left: a peek, taking nothing, since the claim is not verified yet. An
 // unknown publisher has a full bucket.
 func (f *floodControl) publisherOpen(now time.Time, id identity.PeerID) bool {
-	l, ok := f.publishers.Peek(id)
+	l, ok := f.publishers.Peek(peerKey(id))
 	return !ok || l.TokensAt(now) >= 1
 }
 
 // chargePublisher takes a token for one verified new message of id.
 func (f *floodControl) chargePublisher(now time.Time, id identity.PeerID) bool {
-	l, ok := f.publishers.Get(id)
-	if !ok {
-		l = rate.NewLimiter(f.pubRate, f.pubBurst)
-		f.publishers.Add(id, l)
+	k := peerKey(id)
+	if l, ok := f.publishers.Get(k); ok {
+		return (*l).AllowN(now, 1)
 	}
+	l := rate.NewLimiter(f.pubRate, f.pubBurst)
+	f.publishers.Add(k, l)
 	return l.AllowN(now, 1)
 }
 

@@ -194,21 +194,17 @@ func (g *Gossip) Publish(now time.Time, payload []byte) (ID, error) {
 	}
 	g.seq++
 	me := g.node.Identity()
-	e := &entry{
-		msg:    Seal(me, g.seq, now, uint8(g.cfg.MaxTTL), payload),
-		origin: me.ID(),
-		at:     now,
-	}
-	e.id = ID(e.msg.ID)
-	e.msg.Payload = g.hist.keep(e.id, payload)
-	g.seen.add(e.id, now)
-	g.replay.mark(e.origin, g.seq)
+	m := Seal(me, g.seq, now, uint8(g.cfg.MaxTTL), payload)
+	e := &entry{msg: g.hist.keep(&m), at: now.UnixNano(), ttl: m.TTL, hopCount: m.Hops}
+	id := e.msg.id
+	g.seen.add(id, now)
+	g.replay.mark(me.ID(), g.seq)
 	g.hist.add(now, e)
 	g.stats.Published++
-	g.node.Observe(now, Published{ID: e.id, Seq: g.seq, Size: len(payload)})
+	g.node.Observe(now, Published{ID: id, Seq: g.seq, Size: len(payload)})
 	g.handOver(now, e)
 	g.forward(now, e, netip.AddrPort{})
-	return e.id, nil
+	return id, nil
 }
 
 // handleGossip is the receive path. Order: decode; dedup by the carried ID
@@ -277,15 +273,14 @@ func (g *Gossip) check(now time.Time, m *wire.Gossip) (identity.PeerID, string) 
 
 // accept records, delivers and forwards a valid new message.
 func (g *Gossip) accept(now time.Time, from netip.AddrPort, m *wire.Gossip, sender identity.PeerID) {
-	e := &entry{msg: *m, id: ID(m.ID), origin: sender, at: now}
-	e.msg.Payload = g.hist.keep(e.id, m.Payload)
-	e.msg.TTL--
-	if e.msg.Hops < 255 {
-		e.msg.Hops++
+	e := &entry{msg: g.hist.keep(m), at: now.UnixNano(), ttl: m.TTL - 1, hopCount: m.Hops}
+	if e.hopCount < 255 {
+		e.hopCount++
 	}
+	id := e.msg.id
 	e.addHolder(from)
 	via := ViaPush
-	if p, ok := g.pending.Peek(e.id); ok {
+	if p, ok := g.pending.Peek(id); ok {
 		for _, a := range p.announcers {
 			e.addHolder(a)
 		}
@@ -297,15 +292,15 @@ func (g *Gossip) accept(now time.Time, from netip.AddrPort, m *wire.Gossip, send
 				g.stats.Repair.Repaired++
 			}
 		}
-		g.pending.Remove(e.id)
+		g.pending.Remove(id)
 	}
-	g.seen.add(e.id, now)
+	g.seen.add(id, now)
 	g.replay.mark(sender, m.Seq)
 	g.hist.add(now, e)
 	g.noteLate(now, m.Time)
 	g.stats.Delivered++
 	g.node.Observe(now, Delivered{
-		ID: e.id, Sender: sender, From: from, Hops: int(m.Hops),
+		ID: id, Sender: sender, From: from, Hops: int(m.Hops),
 		Latency: now.Sub(time.Unix(0, m.Time)), Via: via,
 	})
 	g.handOver(now, e)
@@ -322,7 +317,8 @@ func (g *Gossip) accept(now time.Time, from netip.AddrPort, m *wire.Gossip, send
 
 func (g *Gossip) handOver(now time.Time, e *entry) {
 	if g.deliver != nil {
-		g.deliver(now, Message{ID: e.id, Sender: e.origin, Seq: e.msg.Seq, Time: time.Unix(0, e.msg.Time), Payload: e.msg.Payload})
+		r := e.msg
+		g.deliver(now, Message{ID: r.id, Sender: r.origin(), Seq: r.seq, Time: time.Unix(0, r.time), Payload: r.payload})
 	}
 }
 
@@ -344,18 +340,18 @@ func (g *Gossip) forward(now time.Time, e *entry, from netip.AddrPort) {
 	if e.hops() < g.cfg.EagerHops {
 		k = g.cfg.Fanout
 	}
-	x := exclusion{self: g.self, from: from, origin: e.origin, holders: &e.holders}
+	x := exclusion{self: g.self, from: from, origin: e.msg.origin(), holders: e.holders}
 	eager, lazy := g.sel.pick(g.peers.GossipPeers(), &x, k, g.cfg.LazyFanout, g.cfg.PreferShare)
 	if len(eager) > 0 {
-		pkt := e.msg.AppendPacket(make([]byte, 0, e.msg.PacketLen()))
+		pkt := e.packet()
 		for _, to := range eager {
 			g.node.Send(to, pkt) // read-only once sent, so one buffer for all
 		}
 		g.stats.Pushed += uint64(len(eager))
-		g.node.Observe(now, Forwarded{ID: e.id, To: len(eager)})
+		g.node.Observe(now, Forwarded{ID: e.msg.id, To: len(eager)})
 	}
 	if len(lazy) > 0 {
-		ids := [][wire.GossipIDLen]byte{e.id}
+		ids := [][wire.GossipIDLen]byte{e.msg.id}
 		pkt := wire.IHave{IDs: ids}.AppendPacket(make([]byte, 0, idsPacketLen(len(ids))))
 		for _, to := range lazy {
 			g.node.Send(to, pkt)
@@ -382,13 +378,13 @@ func (g *Gossip) onHeartbeat() {
 	targets, _ := g.sel.pick(g.peers.GossipPeers(), &x, g.cfg.HeartbeatPeers, 0, 0)
 	for _, to := range targets {
 		ids := g.idBuf[:0]
-		since := now.Add(-g.cfg.GossipWindow)
+		since := now.Add(-g.cfg.GossipWindow).UnixNano()
 		g.hist.newest(func(e *entry) bool {
-			if e.at.Before(since) {
+			if e.at < since {
 				return false // newest first: the rest are older still
 			}
 			if e.live() && !e.holders.has(to) && g.relays(e) {
-				ids = append(ids, e.id)
+				ids = append(ids, e.msg.id)
 			}
 			return len(ids) < g.cfg.MaxIHaveLength
 		})

@@ -1,25 +1,28 @@
 package gossip
 
 import (
+	"math"
 	"net/netip"
 	"time"
 
-	"github.com/dchat/network/core/identity"
 	"github.com/dchat/network/core/wire"
 )
 
-// entry is an accepted message kept for forwarding, announcing and
-// serving IWANTs.
+// entry is a node's hold on an accepted message: the immutable record
+// (shared with other nodes through Bodies, or its own) and the node's
+// mutable state beside it.
 type entry struct {
-	msg wire.Gossip // Payload owned; TTL and Hops are the values to send on
-	id  ID
-	// origin is the message's sender.
-	origin identity.PeerID
-	// at is when the node accepted (or published) the message.
-	at time.Time
+	msg *record
+	// at is when the node accepted (or published) the message, in Unix
+	// nanoseconds.
+	at int64
 	// holders are peers known to have the message: they sent us a copy or
-	// announced it. Nothing is pushed or announced to them.
-	holders holderSet
+	// announced it. Nothing is pushed or announced to them. nil: none
+	// known, or the entry is cold (most of an entry's life), which then
+	// takes 32 bytes.
+	holders *holderSet
+	// ttl and hopCount are the TTL and hop count to send on.
+	ttl, hopCount uint8
 	// cold: the entry is older than the announce horizon and kept only to
 	// serve repair; its holders are dropped and no longer tracked.
 	cold bool
@@ -27,15 +30,29 @@ type entry struct {
 
 // hops returns how many hops the node's own copy travelled (0 at the
 // publisher).
-func (e *entry) hops() int { return int(e.msg.Hops) - 1 }
+func (e *entry) hops() int { return int(e.hopCount) - 1 }
 
 // live reports whether the message may travel further.
-func (e *entry) live() bool { return e.msg.TTL > 0 }
+func (e *entry) live() bool { return e.ttl > 0 }
 
 func (e *entry) addHolder(a netip.AddrPort) {
-	if !e.cold {
-		e.holders.add(a)
+	if e.cold {
+		return
 	}
+	if e.holders == nil {
+		e.holders = new(holderSet)
+	}
+	e.holders.add(a)
+}
+
+// packet returns the message as the node sends it on.
+func (e *entry) packet() []byte {
+	r := e.msg
+	m := wire.Gossip{
+		ID: r.id, TTL: e.ttl, Hops: e.hopCount, Sender: r.sender, Seq: r.seq, Time: r.time, Sig: r.sig,
+		Payload: r.payload,
+	}
+	return m.AppendPacket(make([]byte, 0, m.PacketLen()))
 }
 
 // history keeps accepted messages in acceptance order for window (the
@@ -51,40 +68,43 @@ type history struct {
 	hot      time.Duration
 	maxBytes int
 	maxCount int
-	byID     map[ID]*entry
+	byID     entryIndex
 	fifo     []*entry // fifo[head:] are live, oldest first
 	head     int
 	cold     int // fifo[head:cold] are cold
-	// due is when prune next has work: the sooner of fifo[head] leaving
-	// the window and fifo[cold] turning cold (zero: check now). Before it
-	// prune returns without reading entries, which are cold in the CPU
-	// cache by then.
-	due    time.Time
+	// due is when prune next has work, in Unix nanoseconds: the sooner
+	// of fifo[head] leaving the window and fifo[cold] turning cold
+	// (checkNow: check now). Before it prune returns without reading
+	// entries, which are cold in the CPU cache by then.
+	due    int64
 	bytes  int
-	bodies *Bodies // nil: each entry owns a copy of its payload
+	bodies *Bodies // nil: each entry owns its record
 }
 
-// keep returns the payload to store for id: a shared copy from bodies, or
-// a copy of its own.
-func (h *history) keep(id ID, p []byte) []byte {
+// checkNow is a due before any time: prune looks at once.
+const checkNow = math.MinInt64
+
+// keep returns the record to store for m (its ID checked): the shared one
+// from bodies, or one of its own.
+func (h *history) keep(m *wire.Gossip) *record {
 	if h.bodies != nil {
-		return h.bodies.intern(id, p)
+		return h.bodies.intern(m)
 	}
-	return append([]byte(nil), p...)
+	return newRecord(m)
 }
 
 func newHistory(hot, window time.Duration, maxBytes, maxCount int) *history {
-	return &history{window: max(hot, window), hot: hot, maxBytes: maxBytes, maxCount: maxCount, byID: map[ID]*entry{}}
+	return &history{window: max(hot, window), hot: hot, maxBytes: maxBytes, maxCount: maxCount, byID: newEntryIndex(), due: checkNow}
 }
 
-func (h *history) get(id ID) *entry { return h.byID[id] }
+func (h *history) get(id ID) *entry { return h.byID.get(id) }
 
 func (h *history) add(now time.Time, e *entry) {
 	h.prune(now)
-	h.byID[e.id] = e
+	h.byID.set(e)
 	n := len(h.fifo)
 	h.fifo = append(h.fifo, e)
-	h.bytes += len(e.msg.Payload)
+	h.bytes += len(e.msg.payload)
 	evicted := false
 	for (h.bytes > h.maxBytes || h.len() > h.maxCount) && h.head < len(h.fifo)-1 {
 		h.evict()
@@ -102,16 +122,17 @@ func (h *history) add(now time.Time, e *entry) {
 // prune drops messages older than the window and turns cold those older
 // than hot.
 func (h *history) prune(now time.Time) {
-	if now.Before(h.due) {
+	t := now.UnixNano()
+	if t < h.due {
 		return // neither loop below would run
 	}
-	for h.head < len(h.fifo) && now.Sub(h.fifo[h.head].at) >= h.window {
+	for h.head < len(h.fifo) && t-h.fifo[h.head].at >= int64(h.window) {
 		h.evict()
 	}
-	for h.cold < len(h.fifo) && now.Sub(h.fifo[h.cold].at) >= h.hot {
+	for h.cold < len(h.fifo) && t-h.fifo[h.cold].at >= int64(h.hot) {
 		e := h.fifo[h.cold]
 		e.cold = true
-		e.holders.reset()
+		e.holders = nil
 		h.cold++
 	}
 	h.compact()
@@ -120,15 +141,15 @@ func (h *history) prune(now time.Time) {
 
 // setDue sets due from the entries prune looks at first. An entry leaves
 // the window once now.Sub(at) >= window, that is once now is not before
-// at.Add(window) (likewise for hot); with no live entry due is zero, and
+// at + window (likewise for hot); with no live entry due is checkNow, and
 // prune's loops stop at once.
 func (h *history) setDue() {
-	h.due = time.Time{}
+	h.due = checkNow
 	if h.head < len(h.fifo) {
-		h.due = h.fifo[h.head].at.Add(h.window)
+		h.due = h.fifo[h.head].at + int64(h.window)
 	}
 	if h.cold < len(h.fifo) { // so head < len(fifo) too: cold >= head
-		if t := h.fifo[h.cold].at.Add(h.hot); t.Before(h.due) {
+		if t := h.fifo[h.cold].at + int64(h.hot); t < h.due {
 			h.due = t
 		}
 	}
@@ -151,12 +172,10 @@ func (h *history) evict() {
 	h.fifo[h.head] = nil
 	h.head++
 	h.cold = max(h.cold, h.head)
-	h.bytes -= len(e.msg.Payload)
-	if h.byID[e.id] == e {
-		delete(h.byID, e.id)
-	}
+	h.bytes -= len(e.msg.payload)
+	h.byID.remove(e)
 	if h.bodies != nil {
-		h.bodies.release(e.id)
+		h.bodies.release(e.msg)
 	}
 }
 

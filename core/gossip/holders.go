@@ -15,13 +15,14 @@ const maxHolders = 32
 // cheap: an IPv4 address and port (every address in simulation, most on
 // the Internet) is kept as an exact 64-bit key (addrKey) in a compact,
 // pointer-free slice, 8 bytes a holder where a netip.AddrPort takes 32;
-// any other address is kept whole. Only membership is ever asked, so the
-// split changes no outcome.
+// any other address is kept whole, in a slice allocated only when one
+// comes (most sets never see one, so an empty set takes 32 bytes, not 48).
+// Only membership is ever asked, so the split changes no outcome.
 //
 // Concurrency: not safe for concurrent use.
 type holderSet struct {
-	keys  []uint64         // addrKey of IPv4 holders
-	other []netip.AddrPort // holders without a key (IPv6)
+	keys  []uint64          // addrKey of IPv4 holders
+	other *[]netip.AddrPort // holders without a key (IPv6); nil: none
 }
 
 // holderSetCap is the first allocation of a set's keys: most messages
@@ -43,14 +44,22 @@ func addrKey(a netip.AddrPort) (key uint64, ok bool) {
 }
 
 // len returns the number of holders.
-func (s *holderSet) len() int { return len(s.keys) + len(s.other) }
+func (s *holderSet) len() int {
+	if s.other == nil {
+		return len(s.keys)
+	}
+	return len(s.keys) + len(*s.other)
+}
 
-// has reports whether a is a holder.
+// has reports whether a is a holder; a nil set has none.
 func (s *holderSet) has(a netip.AddrPort) bool {
+	if s == nil {
+		return false
+	}
 	if k, ok := addrKey(a); ok {
 		return slices.Contains(s.keys, k)
 	}
-	return slices.Contains(s.other, a)
+	return s.other != nil && slices.Contains(*s.other, a)
 }
 
 // add records a as a holder, up to maxHolders; it reports whether a was
@@ -62,10 +71,12 @@ func (s *holderSet) add(a netip.AddrPort) bool {
 	k, ok := addrKey(a)
 	switch {
 	case !ok:
-		if slices.Contains(s.other, a) {
+		if s.other == nil {
+			s.other = new([]netip.AddrPort)
+		} else if slices.Contains(*s.other, a) {
 			return false
 		}
-		s.other = append(s.other, a)
+		*s.other = append(*s.other, a)
 	case slices.Contains(s.keys, k):
 		return false
 	default:

@@ -6,8 +6,6 @@ import (
 	"slices"
 	"testing"
 	"time"
-
-	"github.com/dchat/network/core/wire"
 )
 
 // TestHolderSet checks the set against a plain slice of addresses, the
@@ -70,23 +68,23 @@ func TestHistoryDue(t *testing.T) {
 		if r.IntN(40) == 0 {
 			now = now.Add(time.Duration(r.IntN(40)) * time.Second) // quiet spells: everything cold, or gone
 		}
-		ref.due = time.Time{}
+		ref.due = checkNow
 		if r.IntN(3) == 0 {
 			fast.prune(now)
 			ref.prune(now)
 		} else {
 			size := r.IntN(2048)
 			for _, h := range []*history{fast, ref} {
-				h.add(now, &entry{id: idOf(i), at: now, msg: wire.Gossip{Payload: make([]byte, size)}})
+				h.add(now, &entry{msg: &record{id: idOf(i), payload: make([]byte, size)}, at: now.UnixNano()})
 			}
 		}
-		if fast.len() != ref.len() || fast.cold-fast.head != ref.cold-ref.head || len(fast.byID) != len(ref.byID) {
+		if fast.len() != ref.len() || fast.cold-fast.head != ref.cold-ref.head || fast.byID.len() != ref.byID.len() {
 			t.Fatalf("step %d: %d entries (%d cold), reference %d (%d cold)",
 				i, fast.len(), fast.cold-fast.head, ref.len(), ref.cold-ref.head)
 		}
 		for j := range fast.len() {
 			a, b := fast.fifo[fast.head+j], ref.fifo[ref.head+j]
-			if a.id != b.id || a.cold != b.cold {
+			if a.msg.id != b.msg.id || a.cold != b.cold {
 				t.Fatalf("step %d: entry %d differs", i, j)
 			}
 		}

@@ -28,7 +28,7 @@ func TestSeqWindow(t *testing.T) {
 		t.Fatal("unknown sender not fresh")
 	}
 	r.mark(a, 100)
-	w = *must(r.senders.Peek(a))
+	w = must(r.senders.Peek(peerKey(a)))
 	steps := []struct {
 		seq   uint64
 		fresh bool

@@ -204,7 +204,7 @@ func (g *Gossip) handleIWant(now time.Time, from netip.AddrPort, body []byte) er
 			limited = true
 			break
 		}
-		g.node.Send(from, e.msg.AppendPacket(make([]byte, 0, e.msg.PacketLen())))
+		g.node.Send(from, e.packet())
 		served++
 	}
 	g.stats.Served += uint64(served)

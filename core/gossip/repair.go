@@ -325,16 +325,16 @@ func (g *Gossip) collect(lo, hi int64) []*entry {
 	r := g.rep
 	items := r.items[:0]
 	g.hist.newest(func(e *entry) bool {
-		if t := e.msg.Time; t >= lo && t < hi {
+		if t := e.msg.time; t >= lo && t < hi {
 			items = append(items, e)
 		}
 		return true
 	})
 	slices.SortFunc(items, func(a, b *entry) int {
-		if c := cmp.Compare(a.msg.Time, b.msg.Time); c != 0 {
+		if c := cmp.Compare(a.msg.time, b.msg.time); c != 0 {
 			return c
 		}
-		return slices.Compare(a.id[:], b.id[:])
+		return slices.Compare(a.msg.id[:], b.msg.id[:])
 	})
 	r.items = items
 	return items
@@ -361,13 +361,13 @@ func (g *Gossip) sendDigest(now time.Time, to netip.AddrPort, room int, flags ui
 	w := int64(c.Bucket)
 	bks := r.bks[:0]
 	for _, e := range g.collect(start, start+int64(span)*w) {
-		idx := uint32((e.msg.Time - start) / w)
+		idx := uint32((e.msg.time - start) / w)
 		if n := len(bks); n > 0 && bks[n-1].Index == idx {
 			bks[n-1].Count++
-			bks[n-1].Fingerprint ^= fingerprint(e.id)
+			bks[n-1].Fingerprint ^= fingerprint(e.msg.id)
 			continue
 		}
-		bks = append(bks, wire.DigestBucket{Index: idx, Count: 1, Fingerprint: fingerprint(e.id)})
+		bks = append(bks, wire.DigestBucket{Index: idx, Count: 1, Fingerprint: fingerprint(e.msg.id)})
 	}
 	r.bks = bks
 	d := wire.Digest{Flags: flags, Start: start, Width: uint64(w), Span: uint32(span), Buckets: bks}
@@ -440,11 +440,11 @@ func (g *Gossip) handleDigest(now time.Time, from netip.AddrPort, body []byte) e
 	theyHaveMore := false
 	k := 0 // next of their buckets
 	for i := 0; i < len(items); {
-		idx := uint32((items[i].msg.Time - d.Start) / w)
+		idx := uint32((items[i].msg.time - d.Start) / w)
 		j, count, fp := i, uint32(0), uint64(0)
-		for ; j < len(items) && uint32((items[j].msg.Time-d.Start)/w) == idx; j++ {
+		for ; j < len(items) && uint32((items[j].msg.time-d.Start)/w) == idx; j++ {
 			count++
-			fp ^= fingerprint(items[j].id)
+			fp ^= fingerprint(items[j].msg.id)
 		}
 		for k < len(d.Buckets) && d.Buckets[k].Index < idx {
 			if int64(d.Buckets[k].Index) >= first {
@@ -464,7 +464,7 @@ func (g *Gossip) handleDigest(now time.Time, from netip.AddrPort, body []byte) e
 					continue
 				}
 				if len(ids) < budget {
-					ids = append(ids, e.id)
+					ids = append(ids, e.msg.id)
 				} else {
 					more++
 				}

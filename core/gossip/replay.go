@@ -1,8 +1,6 @@
 package gossip
 
 import (
-	"github.com/hashicorp/golang-lru/v2/simplelru"
-
 	"github.com/dchat/network/core/identity"
 )
 
@@ -44,36 +42,36 @@ func (w *seqWindow) mark(seq uint64) {
 	}
 }
 
-// replayGuard keeps a window per sender, bounded by an LRU of senders. A
+// replayGuard keeps a window per sender, bounded by an LRU of senders (a
+// keyLRU by public key, the windows held in place). A
 // sender evicted from it is checked by the dedup cache and the timestamp
 // window alone until it is seen again.
 //
 // Concurrency: not safe for concurrent use.
 type replayGuard struct {
-	senders *simplelru.LRU[identity.PeerID, *seqWindow]
+	senders *keyLRU[seqWindow]
 }
 
 func newReplayGuard(size int) (*replayGuard, error) {
-	s, err := simplelru.NewLRU[identity.PeerID, *seqWindow](size, nil)
-	if err != nil {
-		return nil, err
-	}
-	return &replayGuard{senders: s}, nil
+	return &replayGuard{senders: newKeyLRU[seqWindow](size)}, nil
 }
 
 // fresh reports whether (sender, seq) may be accepted.
 func (r *replayGuard) fresh(sender identity.PeerID, seq uint64) bool {
-	w, ok := r.senders.Peek(sender)
+	w, ok := r.senders.Peek(peerKey(sender))
 	return !ok || w.fresh(seq)
 }
 
 // mark records (sender, seq) as accepted.
 func (r *replayGuard) mark(sender identity.PeerID, seq uint64) {
-	w, ok := r.senders.Get(sender)
+	k := peerKey(sender)
+	w, ok := r.senders.Get(k)
 	if !ok {
-		w = &seqWindow{max: seq, seen: 1}
-		r.senders.Add(sender, w)
+		r.senders.Add(k, seqWindow{max: seq, seen: 1})
 		return
 	}
 	w.mark(seq)
 }
+
+// peerKey returns a peer's keyLRU key: its public key.
+func peerKey(id identity.PeerID) [keyLen]byte { return [keyLen]byte(id.PublicKey()) }
