@@ -32,7 +32,12 @@ type linkTimes struct {
 	nodes int
 	rows  [][]time.Duration        // dense form, one lazily made row per sender
 	byKey map[uint64]time.Duration // sparse form, when rows is nil
+	// pruneAt is the map size at which set next drops stale entries.
+	pruneAt int
 }
+
+// minPruneAt is the smallest map size that triggers pruning.
+const minPruneAt = 1 << 16
 
 // newLinkTimes returns an empty table for nodes nodes; dense says whether to
 // use the matrix (see denseLinkNodes).
@@ -40,7 +45,7 @@ func newLinkTimes(nodes int, dense bool) linkTimes {
 	if dense {
 		return linkTimes{nodes: nodes, rows: make([][]time.Duration, nodes)}
 	}
-	return linkTimes{nodes: nodes, byKey: make(map[uint64]time.Duration)}
+	return linkTimes{nodes: nodes, byKey: make(map[uint64]time.Duration), pruneAt: minPruneAt}
 }
 
 // get returns the time stored for from -> to, or noLinkTime if none is.
@@ -57,10 +62,26 @@ func (t *linkTimes) get(from, to int) time.Duration {
 	return noLinkTime
 }
 
-// set stores d for from -> to.
-func (t *linkTimes) set(from, to int, d time.Duration) {
+// set stores d for from -> to at virtual time now.
+//
+// The map form forgets times at or before now whenever it has doubled since
+// it last did: the network stores arrival floors, and a packet sent at now
+// or later arrives at now or later (latency and jitter are never negative),
+// so a floor at or before now can never raise an arrival again, and reading
+// noLinkTime instead gives the same answer. Without this the map would keep
+// an entry for every link ever used: at 100,000 nodes, tens of millions.
+// Which entries go depends only on their values, not on map order.
+func (t *linkTimes) set(from, to int, d, now time.Duration) {
 	if t.rows == nil {
 		t.byKey[linkKey(from, to)] = d
+		if len(t.byKey) >= t.pruneAt {
+			for k, v := range t.byKey {
+				if v <= now {
+					delete(t.byKey, k)
+				}
+			}
+			t.pruneAt = max(2*len(t.byKey), minPruneAt)
+		}
 		return
 	}
 	row := t.rows[from]

@@ -402,7 +402,7 @@ func (n *Network) Uplink(now time.Duration, from, to int, size int) (arrive time
 			if last := n.lastArrive.get(from, to); arrive < last {
 				arrive = last
 			}
-			n.lastArrive.set(from, to, arrive)
+			n.lastArrive.set(from, to, arrive, now)
 		}
 	}
 	return arrive, DropNone
