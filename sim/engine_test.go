@@ -485,6 +485,10 @@ type engScript struct {
 	q   engModel
 	log strings.Builder
 	ids int
+	// wide spreads times over the whole range of virtual time, so events
+	// cross every level of the engine's timing wheel, and stops are
+	// frequent, so stopped entries are swept.
+	wide bool
 }
 
 func (s *engScript) delay() time.Duration {
@@ -492,10 +496,64 @@ func (s *engScript) delay() time.Duration {
 	return time.Duration(s.rng.IntN(40)-5) * 25
 }
 
+// at returns the time of the next event to schedule.
+func (s *engScript) at() time.Duration {
+	now := s.q.now()
+	if !s.wide {
+		return now + s.delay()
+	}
+	switch x := s.rng.IntN(100); {
+	case x < 35:
+		return now + s.delay()
+	case x < 60:
+		// Up to ~2^(8k+12) ns ahead, at nanosecond grain: any wheel level.
+		return now + time.Duration(s.rng.Int64N(1<<(8*s.rng.IntN(6)+12)))
+	case x < 95:
+		// The next few multiples of a power of two: ties that travel through
+		// the wheel together, on the edges of its granules and slots.
+		return s.edge(now, 1+s.rng.IntN(3))
+	case x < 98:
+		return endOfTime - time.Duration(s.rng.IntN(3))
+	default:
+		return time.Duration(s.rng.Int64N(int64(endOfTime)))
+	}
+}
+
+// edge returns the n-th multiple after now of a random power of two, most
+// often the size of one of the engine's granules or wheel slots, or near it.
+func (s *engScript) edge(now time.Duration, n int) time.Duration {
+	shift := 8 + s.rng.IntN(40)
+	if s.rng.IntN(4) != 0 {
+		shift = min(granuleBits+wheelBits*s.rng.IntN(4)+s.rng.IntN(3)-1, 50)
+	}
+	unit := time.Duration(1) << shift
+	return (now/unit + time.Duration(n)) * unit
+}
+
+// until returns the limit for the next run.
+func (s *engScript) until() time.Duration {
+	now := s.q.now()
+	if !s.wide {
+		return now + time.Duration(s.rng.IntN(200))
+	}
+	switch s.rng.IntN(3) {
+	case 0:
+		return now + time.Duration(s.rng.IntN(200))
+	case 1:
+		// Just before an edge, so that short delays cross it.
+		return max(now, s.edge(now, 1)-time.Duration(s.rng.IntN(3)*25))
+	}
+	d := time.Duration(s.rng.Int64N(1 << (8*s.rng.IntN(6) + 12)))
+	if now > endOfTime-d {
+		return endOfTime
+	}
+	return now + d
+}
+
 func (s *engScript) scheduleOne() {
 	id := s.ids
 	s.ids++
-	at := s.q.now() + s.delay()
+	at := s.at()
 	s.q.schedule(at, id)
 	fmt.Fprintf(&s.log, "sched %d@%d\n", id, at)
 }
@@ -519,6 +577,9 @@ func (s *engScript) fire(id int) {
 		s.scheduleOne()
 	case x < 60:
 		s.stopOne()
+	case x < 70 && s.wide:
+		s.stopOne()
+		s.stopOne()
 	case x < 62:
 		s.q.stopRun()
 		fmt.Fprintf(&s.log, "stopRun\n")
@@ -535,7 +596,7 @@ func (s *engScript) play(ops int) {
 		case x < 90:
 			fmt.Fprintf(&s.log, "step=%v\n", s.q.step())
 		default:
-			until := s.q.now() + time.Duration(s.rng.IntN(200))
+			until := s.until()
 			s.q.run(until)
 			fmt.Fprintf(&s.log, "run(%d) now=%d\n", until, s.q.now())
 		}
@@ -657,13 +718,28 @@ func (q *engRefQueue) run(until time.Duration) {
 }
 
 func TestEngineRandomizedAgainstReference(t *testing.T) {
-	for seed := uint64(1); seed <= 30; seed++ {
-		ref := &engScript{rng: rand.New(rand.NewPCG(seed, 0x5eed))}
+	testEngineRandomized(t, false, 30)
+}
+
+// TestEngineRandomizedWideAgainstReference is the randomized test with times
+// spread over all of virtual time, frequent stops, and the engine sweeping
+// stopped entries early, so that every path of the timing wheel is taken.
+func TestEngineRandomizedWideAgainstReference(t *testing.T) {
+	testEngineRandomized(t, true, 60)
+}
+
+func testEngineRandomized(t *testing.T, wide bool, seeds uint64) {
+	for seed := uint64(1); seed <= seeds; seed++ {
+		ref := &engScript{rng: rand.New(rand.NewPCG(seed, 0x5eed)), wide: wide}
 		ref.q = &engRefQueue{s: ref}
 		ref.play(1500)
 
-		eng := &engScript{rng: rand.New(rand.NewPCG(seed, 0x5eed))}
-		eng.q = &engineQueue{e: NewEngine(), s: eng}
+		eng := &engScript{rng: rand.New(rand.NewPCG(seed, 0x5eed)), wide: wide}
+		e := NewEngine()
+		if wide {
+			e.purgeAt = 1 + int(seed%16)
+		}
+		eng.q = &engineQueue{e: e, s: eng}
 		eng.play(1500)
 
 		if got, want := eng.log.String(), ref.log.String(); got != want {
@@ -675,6 +751,33 @@ func TestEngineRandomizedAgainstReference(t *testing.T) {
 				}
 			}
 			t.Fatalf("seed %d: engine log has %d lines, reference %d", seed, len(g), len(w))
+		}
+	}
+}
+
+// TestEngineTiesAcrossGranules checks FIFO order among events due at the
+// first instant of a granule or wheel slot, when the earlier of them waited in
+// the wheel and the later one is scheduled while the granule before is
+// current.
+func TestEngineTiesAcrossGranules(t *testing.T) {
+	for l := range wheelLevels {
+		g := time.Duration(1) << (granuleBits + wheelBits*l)
+		for _, edge := range []time.Duration{2 * g, 3 * g, 5 * g} {
+			if edge > endOfTime-1 || edge <= 0 {
+				continue
+			}
+			e, r := newEngRecorder()
+			r.then = func(arg int, _ any) {
+				if arg == 0 {
+					e.Schedule(edge, r, 2, nil)
+				}
+			}
+			e.Schedule(edge, r, 1, nil)
+			e.Schedule(edge-1, r, 0, nil)
+			e.Run(endOfTime)
+			if got := r.args(); !slices.Equal(got, []int{0, 1, 2}) {
+				t.Errorf("level %d, edge %d: dispatched %v, want [0 1 2]", l, edge, got)
+			}
 		}
 	}
 }
