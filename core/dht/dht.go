@@ -32,11 +32,14 @@ type DHT struct {
 	running  bool
 	keys     *identity.KeyCache // nil: hash each ID
 
+	// Requests in flight, admissions and probes under way, lookups under
+	// way: nil while there are none (put, drop).
 	pending   map[uint64]*request
 	admitting map[netip.AddrPort]bool
 	probing   map[identity.PeerID]bool
-
 	lookups   map[uint64]*lookup
+	// peaks holds the largest size of each map above since it was made.
+	peaks     mapPeaks
 	lookupSeq uint64
 
 	records map[identity.Key]Record // stored for others (and own)
@@ -58,12 +61,13 @@ type DHT struct {
 	// Scratch space of one handler call each, so that a packet costs no
 	// allocation for them: the entries of a NODES answer being built
 	// (nodesFor; k), of a NODES message received (handleNodes; at most
-	// wire.MaxDHTNodes) and its usable peers (checkNodes; k). Nothing
+	// wire.MaxDHTNodes) and the keys of its usable peers (checkNodes; k,
+	// where peers' whole PeerInfos would take five times as much). Nothing
 	// keeps them past the call. Sent datagrams are never reused: the
 	// transport keeps them (core.Transport).
 	nodesOut []wire.DHTNode
 	nodesIn  []wire.DHTNode
-	peersIn  []PeerInfo
+	keysIn   []identity.Key
 }
 
 // Stats counts a DHT's work.
@@ -96,12 +100,8 @@ func New(node *core.Node, cfg Config) (*DHT, error) {
 			Enabled: cfg.DiversityLimits, PerBucket: cfg.MaxPerPrefixBucket, PerTable: cfg.MaxPerPrefixTable,
 			IPv4Bits: cfg.IPv4PrefixBits, IPv6Bits: cfg.IPv6PrefixBits,
 		}),
-		pending:   make(map[uint64]*request),
-		admitting: make(map[netip.AddrPort]bool),
-		probing:   make(map[identity.PeerID]bool),
-		lookups:   make(map[uint64]*lookup),
-		records:   make(map[identity.Key]Record),
-		own:       make(map[identity.Key]Record),
+		records: make(map[identity.Key]Record),
+		own:     make(map[identity.Key]Record),
 	}
 	for _, k := range []struct {
 		kind wire.Kind
@@ -278,7 +278,7 @@ func (d *DHT) probe(now time.Time, oldest PeerInfo) {
 	if r == nil {
 		return
 	}
-	d.probing[oldest.ID] = true
+	put(&d.probing, &d.peaks.probing, oldest.ID, true)
 	m := wire.DHTPing{DHTHeader: d.header(r.id)}
 	d.node.Send(r.to, m.AppendPacket(make([]byte, 0, headerPacketCap)))
 }
@@ -314,7 +314,7 @@ func (d *DHT) requester(from netip.AddrPort, h *wire.DHTHeader) (identity.PeerID
 // table (nor waiting in a replacement cache): only if it answers, at that
 // address, does it enter.
 func (d *DHT) maybeAdmit(now time.Time, id identity.PeerID, from netip.AddrPort) {
-	if _, known := d.table.Get(id); known || d.admitting[from] {
+	if d.table.find(id) != nil || d.admitting[from] {
 		return
 	}
 	if key := d.keyOf(id); d.table.replacement(key, id) || !d.table.Admissible(key, from) {
@@ -324,7 +324,7 @@ func (d *DHT) maybeAdmit(now time.Time, id identity.PeerID, from netip.AddrPort)
 	if r == nil {
 		return
 	}
-	d.admitting[from] = true
+	put(&d.admitting, &d.peaks.admitting, from, true)
 	m := wire.DHTPing{DHTHeader: d.header(r.id)}
 	d.node.Send(from, m.AppendPacket(make([]byte, 0, headerPacketCap)))
 }
@@ -349,12 +349,16 @@ func (d *DHT) handlePing(now time.Time, from netip.AddrPort, body []byte) error 
 // call.
 func (d *DHT) nodesFor(target identity.Key, requester identity.PeerID, from netip.AddrPort) []wire.DHTNode {
 	out := d.nodesOut[:0]
+	if cap(out) < d.cfg.K {
+		out = make([]wire.DHTNode, 0, d.cfg.K)
+	}
+	fromEp := endpointOf(from)
 	for _, de := range d.table.closest(target, d.cfg.K+1) {
-		p := &de.e.PeerInfo
-		if p.ID == requester || p.Addr == from || len(out) == d.cfg.K {
+		e := de.e
+		if e.id == requester || d.table.atAddr(e, from, &fromEp) || len(out) == d.cfg.K {
 			continue
 		}
-		out = append(out, wire.DHTNode{ID: pubKey(p.ID), Flags: p.Flags(), Addr: p.Addr})
+		out = append(out, wire.DHTNode{ID: pubKey(e.id), Flags: e.wireFlags(), Addr: d.table.addrOf(e)})
 	}
 	d.nodesOut = out
 	if d.liar != nil {

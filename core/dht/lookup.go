@@ -203,10 +203,12 @@ func (d *DHT) startLookup(now time.Time, target identity.Key, purpose string, va
 	}
 	d.lookupSeq++
 	lk := &lookup{seq: d.lookupSeq, target: target, purpose: purpose, value: value, start: now, cb: cb}
-	d.lookups[lk.seq] = lk
+	put(&d.lookups, &d.peaks.lookups, lk.seq, lk)
 	d.table.Touch(target, now)
 	for _, de := range d.table.closest(target, d.cfg.K) {
-		lk.add(&de.e.PeerInfo, 0, d.self)
+		var p PeerInfo
+		d.table.fill(&p, de.e)
+		lk.add(&p, 0, d.self)
 	}
 	clock := d.node.Env().Clock
 	lk.deadline = clock.AfterFunc(d.cfg.LookupTimeout, func() { d.onLookupDeadline(lk) })
@@ -305,7 +307,9 @@ func (d *DHT) query(now time.Time, lk *lookup, c *cand) {
 	}
 }
 
-func (d *DHT) lookupAnswered(now time.Time, lk *lookup, c *cand, peers []PeerInfo, rec *Record) {
+// lookupAnswered takes in c's answer: the usable NODES entries and their
+// keys (checkNodes), or a record.
+func (d *DHT) lookupAnswered(now time.Time, lk *lookup, c *cand, nodes []wire.DHTNode, keys []identity.Key, rec *Record) {
 	c.state = answered
 	lk.inflight--
 	if lk.done {
@@ -319,11 +323,12 @@ func (d *DHT) lookupAnswered(now time.Time, lk *lookup, c *cand, peers []PeerInf
 	if len(lk.cands) > 0 {
 		closest = lk.cands[0]
 	}
-	for i := range peers {
-		p := &peers[i]
-		lk.add(p, hop, d.self)
+	for i := range nodes {
+		n := &nodes[i]
+		p := PeerInfo{ID: identity.PeerIDFromPublicKey(n.ID[:]), Addr: n.Addr, Capabilities: capsFrom(n.Flags, 0), key: keys[i]}
+		lk.add(&p, hop, d.self)
 		if !lk.peer.IsZero() && p.ID == lk.peer && lk.found == nil {
-			found := *p
+			found := p
 			lk.found, lk.foundHop = &found, hop
 		}
 	}
@@ -347,7 +352,7 @@ func (d *DHT) finish(now time.Time, lk *lookup, ok bool) {
 	lk.done = true
 	lk.deadline.Stop()
 	lk.kick.Stop()
-	delete(d.lookups, lk.seq)
+	drop(&d.lookups, &d.peaks.lookups, lk.seq)
 	res := LookupResult{Target: lk.target, Purpose: lk.purpose, OK: ok, Messages: lk.messages, Latency: now.Sub(lk.start)}
 	for _, c := range lk.cands {
 		if len(res.Peers) == d.cfg.K {

@@ -66,20 +66,24 @@ func (p *PeerInfo) dhtKey() identity.Key {
 // rttWeight is the EWMA weight of a new RTT sample.
 const rttWeight = 0.2
 
-func (p *PeerInfo) observeRTT(sample time.Duration) {
+func (p *PeerInfo) observeRTT(sample time.Duration) { p.RTT = ewmaRTT(p.RTT, sample) }
+
+// ewmaRTT returns the RTT EWMA rtt after a sample (none if sample <= 0).
+func ewmaRTT(rtt, sample time.Duration) time.Duration {
 	if sample <= 0 {
-		return
+		return rtt
 	}
-	if p.RTT <= 0 {
-		p.RTT = sample
-		return
+	if rtt <= 0 {
+		return sample
 	}
-	p.RTT = time.Duration((1-rttWeight)*float64(p.RTT) + rttWeight*float64(sample))
+	return time.Duration((1-rttWeight)*float64(rtt) + rttWeight*float64(sample))
 }
 
-func (p *PeerInfo) reward() { p.Reputation = min(1, p.Reputation+0.1) }
+// rewarded and punished return a reputation after an answer and after a
+// timeout or a lie.
+func rewarded(r float64) float64 { return min(1, r+0.1) }
 
-func (p *PeerInfo) punish() { p.Reputation = max(-1, p.Reputation-0.2) }
+func punished(r float64) float64 { return max(-1, r-0.2) }
 
 func pubKey(id identity.PeerID) [wire.DHTIDLen]byte {
 	return [wire.DHTIDLen]byte(id.PublicKey())

@@ -60,8 +60,8 @@ func answers(req, resp wire.Kind) bool {
 // FirstContactTimeout.
 func (d *DHT) timeoutFor(peer identity.PeerID) time.Duration {
 	if !peer.IsZero() {
-		if p, ok := d.table.Get(peer); ok && p.RTT > 0 {
-			return min(max(3*p.RTT, d.cfg.MinRequestTimeout), d.cfg.RequestTimeout)
+		if rtt := d.table.rtt(peer); rtt > 0 {
+			return min(max(3*rtt, d.cfg.MinRequestTimeout), d.cfg.RequestTimeout)
 		}
 	}
 	return d.cfg.FirstContactTimeout
@@ -80,7 +80,7 @@ func (d *DHT) newRequest(now time.Time, kind wire.Kind, to netip.AddrPort, peer 
 	}
 	r := &request{id: id, kind: kind, to: to, peer: peer, sent: now, why: why}
 	r.timer = d.node.Env().Clock.AfterFunc(d.timeoutFor(peer), func() { d.onRequestTimeout(r) })
-	d.pending[id] = r
+	put(&d.pending, &d.peaks.pending, id, r)
 	d.stats.RequestsSent++
 	return r
 }
@@ -89,7 +89,7 @@ func (d *DHT) onRequestTimeout(r *request) {
 	if d.pending[r.id] != r {
 		return
 	}
-	delete(d.pending, r.id)
+	drop(&d.pending, &d.peaks.pending, r.id)
 	d.stats.Timeouts++
 	d.failed(d.node.Env().Clock.Now(), r)
 }
@@ -103,7 +103,7 @@ func (d *DHT) take(now time.Time, from netip.AddrPort, h *wire.DHTHeader, kind w
 	if r == nil || r.to != from || !answers(r.kind, kind) {
 		return nil, identity.PeerID{}, core.Dropped(ReasonUnsolicited)
 	}
-	delete(d.pending, r.id)
+	drop(&d.pending, &d.peaks.pending, r.id)
 	r.timer.Stop()
 	d.stats.Responses++
 	id := identity.PeerIDFromPublicKey(h.Sender[:])
@@ -139,9 +139,9 @@ func (d *DHT) failed(now time.Time, r *request) {
 func (d *DHT) done(now time.Time, r *request, ok bool) {
 	switch r.why {
 	case forProbe:
-		delete(d.probing, r.peer)
+		drop(&d.probing, &d.peaks.probing, r.peer)
 	case forAdmit:
-		delete(d.admitting, r.to)
+		drop(&d.admitting, &d.peaks.admitting, r.to)
 	case forBootstrap:
 		d.bootstrapPinged(now, r.bs)
 	case forStore:
@@ -183,32 +183,31 @@ func (d *DHT) handleNodes(now time.Time, from netip.AddrPort, body []byte) error
 		d.failed(now, r)
 		return core.Dropped(ReasonOversized)
 	}
-	peers, ok := d.checkNodes(m.Nodes)
+	nodes, keys, ok := d.checkNodes(m.Nodes)
 	if !ok {
 		d.failed(now, r)
 		return core.Dropped(ReasonInvalidPeer)
 	}
-	if r.why == forLookup && !closestFirst(r.target, peers) {
+	if r.why == forLookup && !closestFirst(r.target, keys) {
 		d.failed(now, r)
 		return core.Dropped(ReasonWrongDistance)
 	}
 	d.answered(now, r, id, &m.DHTHeader)
 	if r.why == forLookup {
-		d.lookupAnswered(now, r.lk, r.c, peers, nil)
+		d.lookupAnswered(now, r.lk, r.c, nodes, keys, nil)
 	}
 	return nil
 }
 
-// closestFirst reports whether NODES entries (the usable ones, from
-// checkNodes) are in non-decreasing XOR distance to target, as the protocol
-// requires of an answer to FIND_NODE or FIND_VALUE (the responder's closest
-// known peers, closest first). A list out of order was not computed for
-// this target: a lie or a broken peer.
-func closestFirst(target identity.Key, ps []PeerInfo) bool {
+// closestFirst reports whether NODES entries (the keys of the usable
+// ones, from checkNodes) are in non-decreasing XOR distance to target, as
+// the protocol requires of an answer to FIND_NODE or FIND_VALUE (the
+// responder's closest known peers, closest first). A list out of order was
+// not computed for this target: a lie or a broken peer.
+func closestFirst(target identity.Key, keys []identity.Key) bool {
 	var prev distance
-	for i := range ps {
-		key := ps[i].dhtKey()
-		d := distanceOf(&target, &key)
+	for i := range keys {
+		d := distanceOf(&target, &keys[i])
 		if i > 0 && d.cmp(&prev) < 0 {
 			return false
 		}
@@ -220,28 +219,37 @@ func closestFirst(target identity.Key, ps []PeerInfo) bool {
 // checkNodes validates NODES entries. A zero ID, our own ID, a duplicated
 // ID or an unusable address is a lie and fails the whole response; entries
 // of the other address family than ours are skipped (we cannot reach them).
-// The peers are in d.peersIn, valid until the next call.
-func (d *DHT) checkNodes(ns []wire.DHTNode) ([]PeerInfo, bool) {
-	out := d.peersIn[:0]
-	self4 := d.selfAddr.Addr().Unmap().Is4()
+// It returns the usable entries, moved to the front of ns, and their keys
+// (in d.keysIn, valid until the next call).
+func (d *DHT) checkNodes(ns []wire.DHTNode) ([]wire.DHTNode, []identity.Key, bool) {
 	for i := range ns {
 		n := &ns[i]
 		id := identity.PeerIDFromPublicKey(n.ID[:])
 		if id.IsZero() || id == d.self || !validAddr(n.Addr) {
-			return nil, false
+			return nil, nil, false
 		}
 		for j := range i {
 			if ns[j].ID == n.ID {
-				return nil, false
+				return nil, nil, false
 			}
 		}
-		if n.Addr.Addr().Is4() != self4 {
+	}
+	keys := d.keysIn[:0]
+	if cap(keys) < len(ns) {
+		keys = make([]identity.Key, 0, len(ns))
+	}
+	self4 := d.selfAddr.Addr().Unmap().Is4()
+	usable := 0
+	for i := range ns {
+		if ns[i].Addr.Addr().Is4() != self4 {
 			continue
 		}
-		out = append(out, PeerInfo{ID: id, Addr: n.Addr, Capabilities: capsFrom(n.Flags, 0), key: d.keyOf(id)})
+		ns[usable] = ns[i]
+		keys = append(keys, d.keyOf(identity.PeerIDFromPublicKey(ns[usable].ID[:])))
+		usable++
 	}
-	d.peersIn = out
-	return out, true
+	d.keysIn = keys
+	return ns[:usable], keys, true
 }
 
 // Capacities of outgoing datagrams, so that each is allocated once, at
@@ -275,7 +283,7 @@ func (d *DHT) handleValue(now time.Time, from netip.AddrPort, body []byte) error
 	}
 	d.answered(now, r, id, &m.DHTHeader)
 	if r.why == forLookup {
-		d.lookupAnswered(now, r.lk, r.c, nil, &rec)
+		d.lookupAnswered(now, r.lk, r.c, nil, nil, &rec)
 	}
 	return nil
 }

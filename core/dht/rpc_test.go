@@ -126,7 +126,7 @@ func (benchTransport) Send(netip.AddrPort, []byte) {}
 // benchDHT returns a started DHT with the default (simulator) config and
 // a table filled from 4,000 random peers (about 100 entries with k 20),
 // sharing a key cache as the simulator's nodes do.
-func benchDHT(b *testing.B) (*DHT, []PeerInfo) {
+func benchDHT(b testing.TB) (*DHT, []PeerInfo) {
 	b.Helper()
 	seed := bytes.Repeat([]byte{0xbe}, 32)
 	id, err := identity.FromSeed(seed)
