@@ -16,6 +16,11 @@ func TestEntryIndexMatchesMap(t *testing.T) {
 	ids := make([]ID, 200)
 	for i := range ids {
 		ids[i] = idOf(i)
+		if i%2 == 1 {
+			// Half share their first bytes (the tag kept in the entry)
+			// with another ID: only the full comparison tells them apart.
+			copy(ids[i][:4], ids[i-1][:4])
+		}
 	}
 	var made []*entry
 	for step := range 30000 {
@@ -32,6 +37,20 @@ func TestEntryIndexMatchesMap(t *testing.T) {
 			x.remove(e)
 			if ref[e.msg.id] == e {
 				delete(ref, e.msg.id)
+			}
+		}
+		// The entries set last that are still their ID's come from
+		// recent, and nothing else does.
+		last := map[*entry]bool{}
+		for _, e := range made[max(0, len(made)-recentLen):] {
+			if ref[e.msg.id] == e {
+				last[e] = true
+			}
+		}
+		for _, id := range ids {
+			e := x.fromRecent(&id)
+			if e != nil && ref[id] != e || e == nil && last[ref[id]] && ref[id] != nil {
+				t.Fatalf("step %d: fromRecent(%v) = %p, reference %p (recent: %v)", step, id, e, ref[id], last[ref[id]])
 			}
 		}
 		if x.len() != len(ref) {

@@ -7,8 +7,6 @@ import (
 	"net/netip"
 	"time"
 
-	"github.com/hashicorp/golang-lru/v2/simplelru"
-
 	"github.com/dchat/network/core"
 	"github.com/dchat/network/core/identity"
 	"github.com/dchat/network/core/wire"
@@ -31,20 +29,24 @@ type Gossip struct {
 	verifier Verifier
 	self     netip.AddrPort
 
-	seen   *seenCache
+	// seen, replay and hist are held in place (not behind pointers):
+	// the receive path reads all three for every datagram, at 10,000
+	// nodes each from another node than the last, so every pointer
+	// followed is a likely cache miss.
+	seen   seenCache
 	flood  *floodControl
-	replay *replayGuard
-	hist   *history
+	replay replayGuard
+	hist   history
 	sel    selector
 
 	// Pull repair state (pull.go).
-	pending   *simplelru.LRU[ID, *pending]
-	queue     []pullItem // queue[qhead:] wait for IWantDelay, in deadline order
+	pending   keyLRU[*pending] // by ID, simplelru's behaviour (key_lru.go)
+	queue     []pullItem       // queue[qhead:] wait for IWantDelay, in deadline order
 	qhead     int
 	queued    int // IDs in the queue
 	pullTimer core.Timer
 
-	rep *repairState // anti-entropy repair (repair.go)
+	rep repairState // anti-entropy repair (repair.go), held in place
 
 	running bool
 	seq     uint64
@@ -97,25 +99,28 @@ func New(node *core.Node, cfg Config, peers PeerSource, v Verifier) (*Gossip, er
 		peers:    peers,
 		verifier: v,
 		self:     node.Env().Transport.LocalAddr(),
-		hist:     newHistory(cfg.HistoryWindow, cfg.Repair.retention(), cfg.HistoryBytes, cfg.CacheSize),
+		hist:     *newHistory(cfg.HistoryWindow, cfg.Repair.retention(), cfg.HistoryBytes, cfg.CacheSize),
 		sel:      selector{rand: node.Env().Rand},
 	}
-	var err error
-	if g.seen, err = newSeenCache(cfg.CacheSize, cfg.CacheTTL); err != nil {
+	seen, err := newSeenCache(cfg.CacheSize, cfg.CacheTTL)
+	if err != nil {
 		return nil, err
 	}
+	g.seen = *seen
 	if g.flood, err = newFloodControl(cfg); err != nil {
 		return nil, err
 	}
-	if g.replay, err = newReplayGuard(cfg.MaxTrackedSenders); err != nil {
+	replay, err := newReplayGuard(cfg.MaxTrackedSenders)
+	if err != nil {
 		return nil, err
 	}
-	if g.pending, err = simplelru.NewLRU[ID, *pending](cfg.MaxPending, nil); err != nil {
+	g.replay = *replay
+	g.pending.init(cfg.MaxPending) // >= 1: Validate
+	rep, err := newRepairState(cfg)
+	if err != nil {
 		return nil, err
 	}
-	if g.rep, err = newRepairState(cfg); err != nil {
-		return nil, err
-	}
+	g.rep = *rep
 	for _, k := range []struct {
 		kind wire.Kind
 		h    core.Handler
@@ -195,7 +200,7 @@ func (g *Gossip) Publish(now time.Time, payload []byte) (ID, error) {
 	g.seq++
 	me := g.node.Identity()
 	m := Seal(me, g.seq, now, uint8(g.cfg.MaxTTL), payload)
-	e := &entry{msg: g.hist.keep(&m), at: now.UnixNano(), ttl: m.TTL, hopCount: m.Hops}
+	e := newEntry(g.hist.keep(&m), now.UnixNano(), m.TTL, m.Hops)
 	id := e.msg.id
 	g.seen.add(id, now)
 	g.replay.mark(me.ID(), g.seq)
@@ -273,7 +278,7 @@ func (g *Gossip) check(now time.Time, m *wire.Gossip) (identity.PeerID, string) 
 
 // accept records, delivers and forwards a valid new message.
 func (g *Gossip) accept(now time.Time, from netip.AddrPort, m *wire.Gossip, sender identity.PeerID) {
-	e := &entry{msg: g.hist.keep(m), at: now.UnixNano(), ttl: m.TTL - 1, hopCount: m.Hops}
+	e := newEntry(g.hist.keep(m), now.UnixNano(), m.TTL-1, m.Hops)
 	if e.hopCount < 255 {
 		e.hopCount++
 	}

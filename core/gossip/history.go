@@ -1,6 +1,7 @@
 package gossip
 
 import (
+	"encoding/binary"
 	"math"
 	"net/netip"
 	"time"
@@ -19,13 +20,26 @@ type entry struct {
 	// holders are peers known to have the message: they sent us a copy or
 	// announced it. Nothing is pushed or announced to them. nil: none
 	// known, or the entry is cold (most of an entry's life), which then
-	// takes 32 bytes.
+	// takes 32 bytes. The set and its keys are one object (holderBlock),
+	// replaced by a larger one as the set grows.
 	holders *holderSet
+	// tag is the first 4 bytes of the ID (idTag), kept here so that an
+	// index probe compares them before following msg.
+	tag uint32
 	// ttl and hopCount are the TTL and hop count to send on.
 	ttl, hopCount uint8
 	// cold: the entry is older than the announce horizon and kept only to
 	// serve repair; its holders are dropped and no longer tracked.
 	cold bool
+}
+
+// idTag returns the part of an ID an entry keeps beside its record
+// pointer.
+func idTag(id *ID) uint32 { return binary.LittleEndian.Uint32(id[:4]) }
+
+// newEntry returns an entry for msg (its tag set), with no holders yet.
+func newEntry(msg *record, at int64, ttl, hopCount uint8) *entry {
+	return &entry{msg: msg, at: at, tag: idTag(&msg.id), ttl: ttl, hopCount: hopCount}
 }
 
 // hops returns how many hops the node's own copy travelled (0 at the
@@ -39,10 +53,14 @@ func (e *entry) addHolder(a netip.AddrPort) {
 	if e.cold {
 		return
 	}
-	if e.holders == nil {
-		e.holders = new(holderSet)
+	h := e.holders
+	if h == nil {
+		h = newHolderBlock(holderSetCap)
+		e.holders = h
 	}
-	e.holders.add(a)
+	if g := h.addGrowing(a); g != h {
+		e.holders = g
+	}
 }
 
 // packet returns the message as the node sends it on.

@@ -88,5 +88,75 @@ func (s *holderSet) add(a netip.AddrPort) bool {
 	return true
 }
 
+// A set is allocated with its keys in one object, a holderBlock: asking
+// or adding a holder (every IHAVE and duplicate received, every peer
+// considered when forwarding or announcing) then reads the set and its
+// first keys from one place instead of two objects the allocator
+// scattered, at 10,000 nodes two cache misses. An entry's set grows by
+// moving to a block of twice the keys (entry.addHolder), so each size
+// takes what the set and its separately grown keys took before: 96 bytes
+// up to 8 holders, 160 up to 16, 288 up to 32 (32 + 64, 128, 256).
+type (
+	holderBlock8 struct {
+		s   holderSet
+		buf [8]uint64
+	}
+	holderBlock16 struct {
+		s   holderSet
+		buf [16]uint64
+	}
+	holderBlock32 struct {
+		s   holderSet
+		buf [32]uint64
+	}
+)
+
+// newHolderBlock returns an empty set with room for n keys (8, 16 or
+// 32) in the same object.
+func newHolderBlock(n int) *holderSet {
+	switch {
+	case n <= 8:
+		b := new(holderBlock8)
+		b.s.keys = b.buf[:0]
+		return &b.s
+	case n <= 16:
+		b := new(holderBlock16)
+		b.s.keys = b.buf[:0]
+		return &b.s
+	default:
+		b := new(holderBlock32)
+		b.s.keys = b.buf[:0]
+		return &b.s
+	}
+}
+
+// grown returns a copy of s in a block with twice its key room (at most
+// maxHolders).
+func (s *holderSet) grown() *holderSet {
+	g := newHolderBlock(min(maxHolders, 2*cap(s.keys)))
+	g.keys = append(g.keys, s.keys...)
+	g.other = s.other
+	return g
+}
+
+// addGrowing adds a as add does, but when a new IPv4 holder finds the
+// keys full it first moves the set to a block with twice the room, and
+// returns the set as it is now (s or its larger copy).
+func (s *holderSet) addGrowing(a netip.AddrPort) *holderSet {
+	k, ok := addrKey(a)
+	if !ok {
+		s.add(a)
+		return s
+	}
+	if s.len() >= maxHolders || slices.Contains(s.keys, k) {
+		return s
+	}
+	if len(s.keys) == cap(s.keys) {
+		s = s.grown()
+	}
+	s.keys = append(s.keys, k)
+	return s
+}
+
 // reset forgets every holder and frees the storage.
 func (s *holderSet) reset() { *s = holderSet{} }

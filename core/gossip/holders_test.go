@@ -54,6 +54,44 @@ func TestHolderSet(t *testing.T) {
 	}
 }
 
+// TestEntryHolders checks an entry's holders, which move to larger
+// blocks as they grow (addHolder), against a plain slice, as TestHolderSet
+// does for a set alone, and that each block has the room its size calls
+// for: 8, 16, then 32 keys.
+func TestEntryHolders(t *testing.T) {
+	var pool []netip.AddrPort
+	for i := range 40 {
+		v4 := netip.AddrFrom4([4]byte{10, 0, byte(i / 4), byte(i)})
+		pool = append(pool, netip.AddrPortFrom(v4, 4000), netip.AddrPortFrom(v4, 4001))
+		if i%8 == 0 {
+			pool = append(pool, netip.AddrPortFrom(netip.AddrFrom16([16]byte{0: 0x20, 1: 0x01, 15: byte(i)}), 4000))
+		}
+	}
+	r := rand.New(rand.NewPCG(7, 8))
+	for round := range 200 {
+		e := newEntry(&record{id: idOf(round)}, 0, 3, 1)
+		var ref []netip.AddrPort
+		for range 120 {
+			a := pool[r.IntN(len(pool))]
+			if len(ref) < maxHolders && !slices.Contains(ref, a) {
+				ref = append(ref, a)
+			}
+			e.addHolder(a)
+			if got := e.holders.len(); got != len(ref) {
+				t.Fatalf("round %d: %d holders, want %d", round, got, len(ref))
+			}
+			if n, c := len(e.holders.keys), cap(e.holders.keys); c != 8 && c != 16 && c != 32 || n > 8 && c < 16 || n > 16 && c < 32 {
+				t.Fatalf("round %d: %d keys in room for %d", round, n, c)
+			}
+		}
+		for _, a := range pool {
+			if got, want := e.holders.has(a), slices.Contains(ref, a); got != want {
+				t.Fatalf("round %d: has(%v) = %v, want %v", round, a, got, want)
+			}
+		}
+	}
+}
+
 // TestHistoryDue checks that prune's early return (before due) changes
 // nothing: a history pruned against one whose due is cleared before every
 // call, so that its loops always look, holds the same entries, cold and
@@ -74,8 +112,27 @@ func TestHistoryDue(t *testing.T) {
 			ref.prune(now)
 		} else {
 			size := r.IntN(2048)
+			hot := r.IntN(2) == 0
 			for _, h := range []*history{fast, ref} {
-				h.add(now, &entry{msg: &record{id: idOf(i), payload: make([]byte, size)}, at: now.UnixNano()})
+				msg := &record{id: idOf(i), payload: make([]byte, size)}
+				e := &entry{msg: msg, at: now.UnixNano()}
+				if hot {
+					e = newEntry(msg, now.UnixNano(), 3, 1)
+					e.addHolder(netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, 0, 1}), 7))
+				}
+				h.add(now, e)
+			}
+		}
+		// The index finds exactly the entries in fifo, and cold ones
+		// keep no holders.
+		for _, h := range []*history{fast, ref} {
+			for _, e := range h.fifo[h.head:] {
+				if h.get(e.msg.id) != e {
+					t.Fatalf("step %d: index and fifo disagree on %v", i, e.msg.id)
+				}
+				if e.cold && e.holders != nil {
+					t.Fatalf("step %d: a cold entry keeps holders", i)
+				}
 			}
 		}
 		if fast.len() != ref.len() || fast.cold-fast.head != ref.cold-ref.head || fast.byID.len() != ref.byID.len() {

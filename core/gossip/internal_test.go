@@ -95,6 +95,13 @@ func TestSeenCache(t *testing.T) {
 	if !c.has(idOf(999), t0.Add(90*time.Second)) {
 		t.Fatal("refreshed entry missing")
 	}
+	// A refreshed entry moves to the newest end: the oldest, 900, is
+	// refreshed, so the next insertion evicts 901, not 900.
+	c.add(idOf(900), t0.Add(time.Minute))
+	c.add(idOf(5000), t0.Add(time.Minute))
+	if !c.has(idOf(900), t0.Add(time.Minute)) || c.has(idOf(901), t0) || c.exact.Len() != 100 {
+		t.Fatal("refreshing did not move the entry to the newest end")
+	}
 }
 
 func TestSelector(t *testing.T) {

@@ -2,6 +2,8 @@ package gossip
 
 import (
 	"hash/maphash"
+	"math"
+	"math/bits"
 )
 
 // keyLen is the length of a keyLRU key: a message ID or an Ed25519 public
@@ -17,8 +19,9 @@ const keyLen = 32
 // every message and every publisher it has seen, so at 100,000 nodes they
 // dominated the heap. Here entries live in one slice, linked by 32-bit
 // indices, and the index is an open-addressing table of 32-bit entry
-// numbers (linear probing, backward-shift deletion, at most half full):
-// 40 bytes of entry and 4 to 8 of index beside key and value, and no
+// numbers, each tagged with bits of its key's hash (linear probing,
+// backward-shift deletion, at most half full): 40 bytes of entry and 4
+// to 8 of index beside key and value, and no
 // pointer for the garbage collector to follow unless V has one.
 //
 // The table hashes keys with hash/maphash under a seed of its own, so that
@@ -32,14 +35,21 @@ const keyLen = 32
 //
 // Concurrency: not safe for concurrent use.
 type keyLRU[V any] struct {
-	size  int
-	ents  []lruEnt[V] // entry i is number i+1
-	free  uint32      // a free entry number (chained through next); 0: none
-	head  uint32      // most recently used; 0: empty
-	tail  uint32      // least recently used
-	n     int
-	index []uint32 // entry numbers, 0: empty; len a power of two or 0
-	seed  maphash.Seed
+	size int
+	ents []lruEnt[V] // entry i is number i+1
+	free uint32      // a free entry number (chained through next); 0: none
+	head uint32      // most recently used; 0: empty
+	tail uint32      // least recently used
+	n    int
+	// index holds, per slot, an entry number in the bits of numMask and a
+	// tag (the top bits of the key's hash) in the others; 0: empty. A
+	// probe compares the tag in the slot and reads the entry's key only
+	// when it matches, so a lookup of an absent key (every new message:
+	// the dedup check, the pending table, Add) or a probe past another
+	// key rarely reads an entry. len a power of two or 0.
+	index   []uint32
+	numMask uint32
+	seed    maphash.Seed
 }
 
 type lruEnt[V any] struct {
@@ -50,13 +60,36 @@ type lruEnt[V any] struct {
 
 // newKeyLRU returns an empty keyLRU of at most size entries (size >= 1).
 func newKeyLRU[V any](size int) *keyLRU[V] {
-	return &keyLRU[V]{size: size, seed: maphash.MakeSeed()}
+	c := new(keyLRU[V])
+	c.init(size)
+	return c
+}
+
+// init makes c an empty keyLRU of at most size entries (size >= 1), for
+// one held by value.
+func (c *keyLRU[V]) init(size int) {
+	// Entry numbers go up to size; the bits above them carry the tag (none
+	// left at 2^31 entries and more: every probe then reads the key).
+	nb := bits.Len64(uint64(size))
+	mask := uint32(math.MaxUint32)
+	if nb < 32 {
+		mask = 1<<nb - 1
+	}
+	*c = keyLRU[V]{size: size, numMask: mask, seed: maphash.MakeSeed()}
 }
 
 // Len returns the number of entries.
 func (c *keyLRU[V]) Len() int { return c.n }
 
 func (c *keyLRU[V]) ent(i uint32) *lruEnt[V] { return &c.ents[i-1] }
+
+// hash returns k's home slot and its tag (in the bits above numMask).
+// The slot comes from the low bits of the hash, the tag from the high
+// ones, so that keys sharing a home still differ in tag.
+func (c *keyLRU[V]) hash(k *[keyLen]byte) (home int, tag uint32) {
+	h := maphash.Bytes(c.seed, k[:])
+	return int(h) & (len(c.index) - 1), uint32(h>>32) &^ c.numMask
+}
 
 func (c *keyLRU[V]) home(k *[keyLen]byte) int {
 	return int(maphash.Bytes(c.seed, k[:])) & (len(c.index) - 1)
@@ -68,21 +101,25 @@ func (c *keyLRU[V]) find(k *[keyLen]byte) int {
 		return -1
 	}
 	mask := len(c.index) - 1
-	for s := c.home(k); ; s = (s + 1) & mask {
-		i := c.index[s]
-		if i == 0 {
+	s, tag := c.hash(k)
+	for ; ; s = (s + 1) & mask {
+		v := c.index[s]
+		if v == 0 {
 			return -1
 		}
-		if c.ents[i-1].key == *k {
+		if v&^c.numMask == tag && c.ents[v&c.numMask-1].key == *k {
 			return s
 		}
 	}
 }
 
+// num returns the entry number in index slot s.
+func (c *keyLRU[V]) num(s int) uint32 { return c.index[s] & c.numMask }
+
 // Peek returns k's value without marking it used.
 func (c *keyLRU[V]) Peek(k [keyLen]byte) (v V, ok bool) {
 	if s := c.find(&k); s >= 0 {
-		return c.ent(c.index[s]).val, true
+		return c.ent(c.num(s)).val, true
 	}
 	return v, false
 }
@@ -97,7 +134,7 @@ func (c *keyLRU[V]) Get(k [keyLen]byte) (*V, bool) {
 	if s < 0 {
 		return nil, false
 	}
-	i := c.index[s]
+	i := c.num(s)
 	c.unlink(i)
 	c.pushFront(i)
 	return &c.ent(i).val, true
@@ -107,7 +144,7 @@ func (c *keyLRU[V]) Get(k [keyLen]byte) (*V, bool) {
 // size evicts the least recently used entry, and evicted reports that.
 func (c *keyLRU[V]) Add(k [keyLen]byte, v V) (evicted bool) {
 	if s := c.find(&k); s >= 0 {
-		i := c.index[s]
+		i := c.num(s)
 		c.ent(i).val = v
 		c.unlink(i)
 		c.pushFront(i)
@@ -148,7 +185,7 @@ func (c *keyLRU[V]) Remove(k [keyLen]byte) bool {
 	if s < 0 {
 		return false
 	}
-	i := c.index[s]
+	i := c.num(s)
 	c.unindex(s)
 	c.unlink(i)
 	var zero V
@@ -163,11 +200,11 @@ func (c *keyLRU[V]) Remove(k [keyLen]byte) bool {
 // insert puts entry number i in the index (not full).
 func (c *keyLRU[V]) insert(i uint32) {
 	mask := len(c.index) - 1
-	s := c.home(&c.ent(i).key)
+	s, tag := c.hash(&c.ent(i).key)
 	for c.index[s] != 0 {
 		s = (s + 1) & mask
 	}
-	c.index[s] = i
+	c.index[s] = tag | i
 }
 
 // unindex empties index slot s and moves later entries of its probe run
@@ -180,15 +217,15 @@ func (c *keyLRU[V]) unindex(s int) {
 		j := s
 		for {
 			j = (j + 1) & mask
-			i := c.index[j]
-			if i == 0 {
+			v := c.index[j]
+			if v == 0 {
 				return
 			}
 			// The entry at j may move to s unless its home lies
 			// cyclically in (s, j]: then s is not on its probe path.
-			h := c.home(&c.ent(i).key)
+			h := c.home(&c.ent(v & c.numMask).key)
 			if (j-h)&mask >= (j-s)&mask {
-				c.index[s] = i
+				c.index[s] = v
 				s = j
 				break
 			}

@@ -1,6 +1,7 @@
 package gossip
 
 import (
+	"math"
 	"math/rand/v2"
 	"testing"
 
@@ -13,7 +14,15 @@ import (
 // small pool, so hits, updates, removals and evictions are all common;
 // some keys share their first bytes and others differ only in the last.
 func TestKeyLRUMatchesSimpleLRU(t *testing.T) {
-	for _, size := range []int{1, 2, 3, 7, 64, 300} {
+	for _, tc := range []struct{ size, tagBits int }{
+		{1, -1}, {2, -1}, {3, -1}, {7, -1}, {64, -1}, {300, -1},
+		// Few tag bits (as a table of 2^30 entries would have): keys
+		// often share home and tag, so the key comparison decides.
+		{64, 1}, {300, 2},
+		// None (2^31 entries and more): every probe reads the key.
+		{300, 0},
+	} {
+		size := tc.size
 		r := rand.New(rand.NewPCG(uint64(size), 9))
 		pool := make([][keyLen]byte, 3*size+5)
 		for i := range pool {
@@ -28,6 +37,9 @@ func TestKeyLRUMatchesSimpleLRU(t *testing.T) {
 			}
 		}
 		got := newKeyLRU[int64](size)
+		if tc.tagBits >= 0 {
+			got.numMask = math.MaxUint32 >> tc.tagBits
+		}
 		ref, err := simplelru.NewLRU[[keyLen]byte, int64](size, nil)
 		if err != nil {
 			t.Fatal(err)
@@ -123,6 +135,15 @@ func TestKeyLRUProbeRuns(t *testing.T) {
 			if ok != wok || v != w {
 				t.Fatalf("step %d: Peek = %d %v, want %d %v", step, v, ok, w, wok)
 			}
+		}
+	}
+	// Every occupied slot carries its key's tag beside the entry number.
+	for s, v := range c.index {
+		if v == 0 {
+			continue
+		}
+		if _, tag := c.hash(&c.ent(v & c.numMask).key); v&^c.numMask != tag {
+			t.Fatalf("slot %d: tag %#x, key's %#x", s, v&^c.numMask, tag)
 		}
 	}
 	// The index never holds more than half its slots.

@@ -96,8 +96,10 @@ func (g *Gossip) noteHave(now time.Time, from netip.AddrPort, ids [][wire.Gossip
 			continue
 		}
 		missing++
-		p, ok := g.pending.Get(id)
-		if !ok {
+		var p *pending
+		if pp, ok := g.pending.Get(id); ok {
+			p = *pp
+		} else {
 			p = &pending{}
 			g.pending.Add(id, p)
 		}

@@ -178,11 +178,11 @@ func newRepairState(cfg Config) (*repairState, error) {
 }
 
 func (g *Gossip) repairPeer(a netip.AddrPort) *repairPeer {
-	r := g.rep
+	r := &g.rep
 	if p, ok := r.peers.Get(a); ok {
 		return p
 	}
-	c := g.cfg.Repair
+	c := &g.cfg.Repair
 	p := &repairPeer{in: rate.NewLimiter(rate.Limit(c.PeerRate), c.PeerBurst)}
 	r.peers.Add(a, p)
 	return p
@@ -191,11 +191,11 @@ func (g *Gossip) repairPeer(a netip.AddrPort) *repairPeer {
 // startRepair arms the check timer at a random offset within the first
 // period, and the first periodic digest within the first Interval.
 func (g *Gossip) startRepair(now time.Time) {
-	c := g.cfg.Repair
+	c := &g.cfg.Repair
 	if !c.on() {
 		return
 	}
-	r := g.rep
+	r := &g.rep
 	d := time.Duration(g.sel.rand.Int64N(int64(c.Check))) + 1
 	r.timer = g.node.Env().Clock.AfterFunc(d, g.onRepairTimer)
 	if c.Interval > 0 {
@@ -206,10 +206,7 @@ func (g *Gossip) startRepair(now time.Time) {
 // stopRepair cancels the timer and forgets the peers seen, so that after a
 // restart every peer counts as new and gets a digest.
 func (g *Gossip) stopRepair() {
-	r := g.rep
-	if r == nil {
-		return
-	}
+	r := &g.rep
 	if r.timer != nil {
 		r.timer.Stop()
 		r.timer = nil
@@ -223,14 +220,14 @@ func (g *Gossip) stopRepair() {
 // appeared since the last check (a new session, a healed partition), the
 // follow-ups due, and every Interval one digest to a random peer.
 func (g *Gossip) onRepairTimer() {
-	r := g.rep
+	r := &g.rep
 	r.timer = nil
 	if !g.running {
 		return
 	}
 	env := g.node.Env()
 	now := env.Clock.Now()
-	c := g.cfg.Repair
+	c := &g.cfg.Repair
 	r.timer = env.Clock.AfterFunc(c.Check, g.onRepairTimer)
 	g.hist.prune(now)
 
@@ -293,7 +290,7 @@ func (g *Gossip) onRepairTimer() {
 // of a gap that push and IHAVE did not fill, so the next check sends a
 // digest to a random peer.
 func (g *Gossip) noteLate(now time.Time, unixNano int64) {
-	if c := g.cfg.Repair; c.on() && now.UnixNano()-unixNano > int64(c.Settle) {
+	if c := &g.cfg.Repair; c.on() && now.UnixNano()-unixNano > int64(c.Settle) {
 		g.rep.late = true
 	}
 }
@@ -302,7 +299,7 @@ func (g *Gossip) noteLate(now time.Time, unixNano int64) {
 // covers: the newest MaxBuckets buckets of Window that end Settle ago,
 // aligned to the bucket width so that every node bins alike.
 func (g *Gossip) digestRange(now time.Time) (start int64, span int) {
-	c := g.cfg.Repair
+	c := &g.cfg.Repair
 	w := int64(c.Bucket)
 	hi := now.Add(-c.Settle).UnixNano()
 	hi -= mod(hi, w)
@@ -322,7 +319,7 @@ func mod(a, b int64) int64 {
 // collect fills r.items with the held messages whose timestamps lie in
 // [lo, hi), ordered by timestamp then ID.
 func (g *Gossip) collect(lo, hi int64) []*entry {
-	r := g.rep
+	r := &g.rep
 	items := r.items[:0]
 	g.hist.newest(func(e *entry) bool {
 		if t := e.msg.time; t >= lo && t < hi {
@@ -340,6 +337,14 @@ func (g *Gossip) collect(lo, hi int64) []*entry {
 	return items
 }
 
+// dropItems empties r.items, keeping its storage but no entry: a hot
+// entry kept there past its turn to cold would keep its whole object
+// (holders and all) alive, and an evicted one its record.
+func (r *repairState) dropItems() {
+	clear(r.items)
+	r.items = r.items[:0]
+}
+
 // fingerprint is the bucket fingerprint of one ID: its first 8 bytes.
 func fingerprint(id ID) uint64 { return binary.BigEndian.Uint64(id[:8]) }
 
@@ -348,7 +353,7 @@ func fingerprint(id ID) uint64 { return binary.BigEndian.Uint64(id[:8]) }
 // follow-up count reset) and goes only if the last digest to the peer is
 // MinInterval old; a follow-up answers a reply, so it always goes.
 func (g *Gossip) sendDigest(now time.Time, to netip.AddrPort, room int, flags uint8, fresh bool) {
-	c := g.cfg.Repair
+	c := &g.cfg.Repair
 	p := g.repairPeer(to)
 	if fresh {
 		if !p.sentAt.IsZero() && now.Before(p.sentAt.Add(c.MinInterval)) {
@@ -356,7 +361,7 @@ func (g *Gossip) sendDigest(now time.Time, to netip.AddrPort, room int, flags ui
 		}
 		p.rounds = 0
 	}
-	r := g.rep
+	r := &g.rep
 	start, span := g.digestRange(now)
 	w := int64(c.Bucket)
 	bks := r.bks[:0]
@@ -369,6 +374,7 @@ func (g *Gossip) sendDigest(now time.Time, to netip.AddrPort, room int, flags ui
 		}
 		bks = append(bks, wire.DigestBucket{Index: idx, Count: 1, Fingerprint: fingerprint(e.msg.id)})
 	}
+	r.dropItems()
 	r.bks = bks
 	d := wire.Digest{Flags: flags, Start: start, Width: uint64(w), Span: uint32(span), Buckets: bks}
 	if room > 0 {
@@ -400,7 +406,7 @@ func (g *Gossip) isPeer(a netip.AddrPort) bool {
 // never answered by another). Digests are taken only from gossip peers and
 // at the peer's digest rate.
 func (g *Gossip) handleDigest(now time.Time, from netip.AddrPort, body []byte) error {
-	c := g.cfg.Repair
+	c := &g.cfg.Repair
 	if !c.on() {
 		return core.Dropped(ReasonUnsolicited)
 	}
@@ -477,6 +483,7 @@ func (g *Gossip) handleDigest(now time.Time, from netip.AddrPort, body []byte) e
 			theyHaveMore = true
 		}
 	}
+	g.rep.dropItems()
 	g.rep.ids = ids
 	if len(ids) > 0 || more > 0 {
 		m := wire.DigestReply{More: uint32(min(more, wire.MaxDigestCount)), IDs: ids}
@@ -498,7 +505,7 @@ func (g *Gossip) handleDigest(now time.Time, from netip.AddrPort, body []byte) e
 // digest follows after FollowUp, padded to make room for them, up to
 // MaxRounds per exchange. A reply nobody asked for is dropped.
 func (g *Gossip) handleDigestReply(now time.Time, from netip.AddrPort, body []byte) error {
-	c := g.cfg.Repair
+	c := &g.cfg.Repair
 	m, err := wire.DecodeDigestReply(body)
 	if err != nil {
 		return err

@@ -49,11 +49,13 @@ func (w *seqWindow) mark(seq uint64) {
 //
 // Concurrency: not safe for concurrent use.
 type replayGuard struct {
-	senders *keyLRU[seqWindow]
+	senders keyLRU[seqWindow] // held in place
 }
 
 func newReplayGuard(size int) (*replayGuard, error) {
-	return &replayGuard{senders: newKeyLRU[seqWindow](size)}, nil
+	r := new(replayGuard)
+	r.senders.init(size)
+	return r, nil
 }
 
 // fresh reports whether (sender, seq) may be accepted.
