@@ -25,7 +25,7 @@ func summaryWithoutWall(t *testing.T, dir string) map[string]any {
 	if err := json.Unmarshal(b, &m); err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range []string{"wall_s", "events_per_s", "peak_heap_bytes"} {
+	for _, k := range reports.WallClockFields {
 		if _, ok := m[k]; !ok {
 			t.Fatalf("summary lacks %s", k)
 		}

@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/dchat/network/reports"
 	"github.com/dchat/network/scenarios"
 )
 
@@ -264,8 +265,7 @@ func TestSweepAggregates(t *testing.T) {
 		if r[2] != "3" {
 			t.Errorf("row %q: n != 3", r)
 		}
-		switch r[1] {
-		case "wall_s", "events_per_s", "peak_heap_bytes", "seed":
+		if r[1] == "seed" || slices.Contains(reports.WallClockFields, r[1]) {
 			t.Errorf("row %q: wall-clock or seed field aggregated", r)
 		}
 		if r[0] != "10%" {
