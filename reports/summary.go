@@ -28,8 +28,8 @@ type Summary struct {
 	// that over Nodes, the memory one simulated node costs.
 	LiveHeapBytes   uint64 `json:"live_heap_bytes"`
 	LiveHeapPerNode uint64 `json:"live_heap_per_node_bytes"`
-	TraceEvents   uint64  `json:"trace_events"`
-	TraceSHA256   string  `json:"trace_sha256"`
+	TraceEvents     uint64 `json:"trace_events"`
+	TraceSHA256     string `json:"trace_sha256"`
 
 	Network *NetworkSection   `json:"network,omitempty"`
 	Drops   map[string]uint64 `json:"drops,omitempty"`
