@@ -325,7 +325,11 @@ func (n *Node) observe(_ time.Time, ev core.Event) {
 	case dht.LookupDone:
 		n.m.lookups.WithLabelValues(e.Purpose, fmt.Sprint(e.OK)).Inc()
 	case dht.BootstrapDone:
-		n.log.Info("bootstrap done", "ok", e.OK, "table", e.TableSize, "took", e.Took)
+		if !e.OK && e.RetryIn > 0 {
+			n.log.Warn("bootstrap failed: no bootstrap peer answered", "attempt", max(e.Attempt, 1), "retry_in", e.RetryIn)
+			break
+		}
+		n.log.Info("bootstrap done", "ok", e.OK, "table", e.TableSize, "took", e.Took, "attempt", max(e.Attempt, 1))
 	case connmgr.Open:
 		n.log.Debug("connection open", "addr", e.Addr)
 	case connmgr.Close:

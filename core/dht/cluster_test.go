@@ -238,3 +238,84 @@ func TestChurn(t *testing.T) {
 
 // keyOf is a record key.
 func keyOf(s string) identity.Key { return identity.KeyOf([]byte(s)) }
+
+// TestBootstrapRetry: a node whose bootstrap peer is not up yet fails its
+// first attempt, retries with growing waits, and joins once the peer is
+// up; Took counts from the first attempt.
+func TestBootstrapRetry(t *testing.T) {
+	cfg := testConfig()
+	cfg.BootstrapRetry = time.Second
+	cfg.BootstrapRetryMax = 4 * time.Second
+	c := newCluster(t, 2, cfg)
+	c.nodes[1].Start(coretest.Epoch)
+	if err := c.dhts[1].Bootstrap(coretest.Epoch, []dht.BootstrapPeer{{Addr: coretest.Addr(0)}}); err != nil {
+		t.Fatal(err)
+	}
+	c.at(20 * time.Second) // node 0 is down: every attempt fails
+	fails := coretest.Of[dht.BootstrapDone](c.net)
+	if len(fails) < 3 {
+		t.Fatalf("%d attempts in 20 s, want at least 3: %+v", len(fails), fails)
+	}
+	for i, f := range fails {
+		if f.OK || f.RetryIn <= 0 {
+			t.Fatalf("attempt %d: %+v, want a failure with a retry", i+1, f)
+		}
+		if want := i + 1; (want == 1 && f.Attempt != 0) || (want > 1 && f.Attempt != want) {
+			t.Fatalf("attempt %d reported as %d", want, f.Attempt)
+		}
+		if f.RetryIn < cfg.BootstrapRetryMax/2 && i >= 2 {
+			// the third wait is at least 4 s * 0.5
+			t.Fatalf("attempt %d: retry in %v, want backoff to reach %v/2", i+1, f.RetryIn, cfg.BootstrapRetryMax)
+		}
+		if f.RetryIn >= cfg.BootstrapRetryMax*3/2 {
+			t.Fatalf("attempt %d: retry in %v, above the cap %v*1.5", i+1, f.RetryIn, cfg.BootstrapRetryMax)
+		}
+	}
+	if c.dhts[1].Bootstrapped() {
+		t.Fatal("bootstrapped with its only peer down")
+	}
+	c.nodes[0].Start(c.net.Now())
+	c.at(40 * time.Second)
+	if !c.dhts[1].Bootstrapped() {
+		t.Fatal("not bootstrapped 20 s after its peer came up")
+	}
+	all := coretest.Of[dht.BootstrapDone](c.net)
+	last := all[len(all)-1]
+	if !last.OK || last.Attempt != len(all) || last.RetryIn != 0 || last.Took < 20*time.Second {
+		t.Fatalf("last attempt %+v of %d, want OK, numbered, no retry, took counted from the first attempt", last, len(all))
+	}
+	c.at(120 * time.Second)
+	if n := len(coretest.Of[dht.BootstrapDone](c.net)); n != len(all) {
+		t.Fatalf("%d bootstrap events after success, want %d: retries go on", n, len(all))
+	}
+}
+
+// TestBootstrapRetryStops: Stop cancels a pending retry, and
+// BootstrapRetry 0 disables retries.
+func TestBootstrapRetryStops(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		retry time.Duration
+		stop  bool
+	}{{"stopped", time.Second, true}, {"disabled", 0, false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := testConfig()
+			cfg.BootstrapRetry = tc.retry
+			c := newCluster(t, 2, cfg)
+			c.nodes[1].Start(coretest.Epoch)
+			c.dhts[1].Bootstrap(coretest.Epoch, []dht.BootstrapPeer{{Addr: coretest.Addr(0)}})
+			c.at(1500 * time.Millisecond) // the first attempt's ping timed out
+			if n := len(coretest.Of[dht.BootstrapDone](c.net)); n != 1 {
+				t.Fatalf("%d bootstrap events, want 1", n)
+			}
+			if tc.stop {
+				c.nodes[1].Stop(c.net.Now())
+			}
+			c.nodes[0].Start(c.net.Now())
+			c.at(60 * time.Second)
+			if n := len(coretest.Of[dht.BootstrapDone](c.net)); n != 1 || c.dhts[1].Bootstrapped() {
+				t.Fatalf("%d bootstrap events, bootstrapped %v; want no retry", n, c.dhts[1].Bootstrapped())
+			}
+		})
+	}
+}

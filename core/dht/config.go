@@ -81,6 +81,12 @@ type Config struct {
 	// self-lookup (only buckets farther than the closest neighbour that
 	// are not full are refreshed).
 	BootstrapRefresh int
+	// BootstrapRetry is the wait before a failed bootstrap (no bootstrap
+	// peer answered) is tried again; it doubles after each failure, up to
+	// BootstrapRetryMax, with ±50% jitter so the nodes that failed
+	// together do not retry together. 0: no retry.
+	BootstrapRetry    time.Duration
+	BootstrapRetryMax time.Duration
 
 	// RecordTTL is a record's lifetime (dht_record_ttl); publishers
 	// republish their records when less than half of it is left.
@@ -123,6 +129,8 @@ func DefaultConfig() Config {
 		MaintenanceInterval: 10 * time.Minute,
 		MaxRefreshPerTick:   16,
 		BootstrapRefresh:    8,
+		BootstrapRetry:      2 * time.Second,
+		BootstrapRetryMax:   time.Minute,
 		RecordTTL:           24 * time.Hour,
 		MaxClockSkew:        time.Minute,
 		MaxRecords:          4096,
@@ -191,6 +199,10 @@ func (c Config) Validate() error {
 		return bad("FirstContactTimeout", "must not exceed RequestTimeout (%v), got %v", c.RequestTimeout, c.FirstContactTimeout)
 	case c.ProbeInterval < 0:
 		return bad("ProbeInterval", "must not be negative, got %v", c.ProbeInterval)
+	case c.BootstrapRetry < 0:
+		return bad("BootstrapRetry", "must not be negative, got %v", c.BootstrapRetry)
+	case c.BootstrapRetry > 0 && c.BootstrapRetryMax < c.BootstrapRetry:
+		return bad("BootstrapRetryMax", "must be at least BootstrapRetry (%v), got %v", c.BootstrapRetry, c.BootstrapRetryMax)
 	case c.MaxClockSkew < 0:
 		return bad("MaxClockSkew", "must not be negative, got %v", c.MaxClockSkew)
 	case c.IPv4PrefixBits > 32:

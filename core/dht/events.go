@@ -50,13 +50,17 @@ type LookupDone struct {
 // Kind implements core.Event.
 func (LookupDone) Kind() string { return "dht.lookup" }
 
-// BootstrapDone is observed when a bootstrap ends: bootstrap peers
+// BootstrapDone is observed when a bootstrap attempt ends: bootstrap peers
 // contacted, self-lookup and bucket refreshes done. OK is false when no
-// bootstrap peer answered.
+// bootstrap peer answered; the bootstrap is then tried again in RetryIn
+// (0: no retry). Took counts from the first attempt's start; Attempt is
+// the attempt's number when it is not the first.
 type BootstrapDone struct {
 	Took      time.Duration `json:"took_ns"`
 	TableSize int           `json:"table_size"`
 	OK        bool          `json:"ok"`
+	Attempt   int           `json:"attempt,omitempty"`
+	RetryIn   time.Duration `json:"retry_in_ns,omitempty"`
 }
 
 // Kind implements core.Event.

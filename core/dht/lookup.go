@@ -397,10 +397,12 @@ type BootstrapPeer struct {
 }
 
 type bootstrap struct {
-	start      time.Time
-	waiting    int // pings to bootstrap peers in flight
-	refreshing int // refresh lookups in flight
-	kick       core.Timer
+	start      time.Time // of the first attempt
+	peers      []BootstrapPeer
+	attempt    int        // 1 for the first
+	waiting    int        // pings to bootstrap peers in flight
+	refreshing int        // refresh lookups in flight
+	kick       core.Timer // the attempt's start, or the retry's
 }
 
 // Bootstrap joins the network (a local command): ping the bootstrap peers
@@ -408,7 +410,9 @@ type bootstrap struct {
 // the buckets farther than the closest neighbour that are not full (at most
 // BootstrapRefresh, closest first). BootstrapDone is observed at the end;
 // Bootstrapped then reports whether the table is non-empty. A new call
-// abandons an unfinished bootstrap.
+// abandons an unfinished bootstrap. When no bootstrap peer answers, the
+// bootstrap is tried again after Config.BootstrapRetry, doubling up to
+// BootstrapRetryMax, until one answers or the DHT stops.
 func (d *DHT) Bootstrap(now time.Time, peers []BootstrapPeer) error {
 	if !d.running {
 		return ErrNotRunning
@@ -416,10 +420,18 @@ func (d *DHT) Bootstrap(now time.Time, peers []BootstrapPeer) error {
 	if d.bs != nil && d.bs.kick != nil {
 		d.bs.kick.Stop()
 	}
-	bs := &bootstrap{start: now}
+	bs := &bootstrap{start: now, peers: slices.Clone(peers)}
 	d.bs = bs
 	d.bootstrapped = false
-	for _, p := range peers {
+	d.bootstrapAttempt(now, bs)
+	return nil
+}
+
+// bootstrapAttempt pings the bootstrap peers, once more.
+func (d *DHT) bootstrapAttempt(now time.Time, bs *bootstrap) {
+	bs.attempt++
+	bs.kick = nil
+	for _, p := range bs.peers {
 		if p.Addr == d.selfAddr || p.ID == d.self || !validAddr(p.Addr) {
 			continue
 		}
@@ -435,7 +447,26 @@ func (d *DHT) Bootstrap(now time.Time, peers []BootstrapPeer) error {
 	if bs.waiting == 0 {
 		bs.kick = d.node.Env().Clock.AfterFunc(0, func() { d.onBootstrapKick(bs) })
 	}
-	return nil
+}
+
+// onBootstrapRetry starts the next attempt of a bootstrap that failed.
+func (d *DHT) onBootstrapRetry(bs *bootstrap) {
+	if d.bs != bs || !d.running {
+		return
+	}
+	d.bootstrapAttempt(d.node.Env().Clock.Now(), bs)
+}
+
+// retryDelay is the wait after the attempt-th failed attempt:
+// BootstrapRetry doubled attempt-1 times, at most BootstrapRetryMax, times
+// a factor drawn in [0.5, 1.5).
+func (d *DHT) retryDelay(attempt int) time.Duration {
+	wait := d.cfg.BootstrapRetry
+	for i := 1; i < attempt && wait < d.cfg.BootstrapRetryMax; i++ {
+		wait *= 2
+	}
+	wait = min(wait, d.cfg.BootstrapRetryMax)
+	return wait/2 + time.Duration(d.node.Env().Rand.Uint64()%uint64(wait))
 }
 
 func (d *DHT) onBootstrapKick(bs *bootstrap) { d.bootstrapSelf(d.node.Env().Clock.Now(), bs) }
@@ -488,10 +519,21 @@ func (d *DHT) onBootstrapRefresh(bs *bootstrap) {
 	}
 }
 
+// bootstrapDone ends an attempt: the bootstrap is done when the table is
+// not empty, and otherwise tried again later (if BootstrapRetry allows).
 func (d *DHT) bootstrapDone(now time.Time, bs *bootstrap) {
-	d.bs = nil
 	d.bootstrapped = d.table.Len() > 0
-	d.node.Observe(now, BootstrapDone{Took: now.Sub(bs.start), TableSize: d.table.Len(), OK: d.bootstrapped})
+	ev := BootstrapDone{Took: now.Sub(bs.start), TableSize: d.table.Len(), OK: d.bootstrapped}
+	if bs.attempt > 1 {
+		ev.Attempt = bs.attempt
+	}
+	if d.bootstrapped || d.cfg.BootstrapRetry == 0 {
+		d.bs = nil
+	} else {
+		ev.RetryIn = d.retryDelay(bs.attempt)
+		bs.kick = d.node.Env().Clock.AfterFunc(ev.RetryIn, func() { d.onBootstrapRetry(bs) })
+	}
+	d.node.Observe(now, ev)
 	if d.bootstrapped {
 		d.probeDepth(now, d.cfg.DepthProbes)
 	}
