@@ -65,9 +65,25 @@ func (f *floodControl) chargePublisher(now time.Time, id identity.PeerID) bool {
 	if l, ok := f.publishers.Get(k); ok {
 		return (*l).AllowN(now, 1)
 	}
+	f.forgetFullPublishers(now)
 	l := rate.NewLimiter(f.pubRate, f.pubBurst)
 	f.publishers.Add(k, l)
 	return l.AllowN(now, 1)
+}
+
+// forgetFullPublishers drops the least recently used publishers whose
+// buckets have refilled: a full bucket behaves exactly as the fresh one an
+// unknown publisher gets, so forgetting it changes no decision. Most
+// publishers send rarely, and every node would otherwise keep a limiter
+// for each publisher it ever heard from (up to MaxTrackedPublishers).
+func (f *floodControl) forgetFullPublishers(now time.Time) {
+	for {
+		k, l, ok := f.publishers.Oldest()
+		if !ok || l.TokensAt(now) < float64(f.pubBurst) {
+			return
+		}
+		f.publishers.Remove(k)
+	}
 }
 
 func (f *floodControl) peer(addr netip.AddrPort) *peerLimits {

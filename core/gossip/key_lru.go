@@ -179,6 +179,16 @@ func (c *keyLRU[V]) Add(k [keyLen]byte, v V) (evicted bool) {
 	return evicted
 }
 
+// Oldest returns the least recently used key and its value, without
+// marking it used; ok is false when c is empty.
+func (c *keyLRU[V]) Oldest() (k [keyLen]byte, v V, ok bool) {
+	if c.tail == 0 {
+		return k, v, false
+	}
+	e := c.ent(c.tail)
+	return e.key, e.val, true
+}
+
 // Remove deletes k and reports whether it was present.
 func (c *keyLRU[V]) Remove(k [keyLen]byte) bool {
 	s := c.find(&k)
