@@ -319,3 +319,44 @@ func TestBootstrapRetryStops(t *testing.T) {
 		})
 	}
 }
+
+// TestRejoinWhenTableEmpties: a node whose only peer stops answering loses
+// it from its table, goes back to its bootstrap peers (failing while they
+// are down) and joins again once one is up.
+func TestRejoinWhenTableEmpties(t *testing.T) {
+	cfg := testConfig()
+	cfg.BootstrapRetry = time.Second
+	cfg.BootstrapRetryMax = 4 * time.Second
+	c := newCluster(t, 2, cfg)
+	c.nodes[0].Start(coretest.Epoch)
+	c.nodes[1].Start(coretest.Epoch)
+	c.dhts[1].Bootstrap(coretest.Epoch, []dht.BootstrapPeer{{Addr: coretest.Addr(0)}})
+	c.at(5 * time.Second)
+	if !c.dhts[1].Bootstrapped() || c.dhts[1].Table().Len() != 1 {
+		t.Fatalf("bootstrapped %v with %d peers, want 1", c.dhts[1].Bootstrapped(), c.dhts[1].Table().Len())
+	}
+	c.nodes[0].Stop(c.net.Now())
+	for i := range 3 { // lookups time out on node 0 until it is evicted
+		c.dhts[1].Lookup(c.net.Now(), identity.Key{byte(i)}, nil)
+		c.at(time.Duration(8+3*i) * time.Second)
+	}
+	if n := c.dhts[1].Table().Len(); n != 0 {
+		t.Fatalf("%d peers after its only peer stopped answering, want 0", n)
+	}
+	if len(coretest.Of[dht.TableEmpty](c.net)) != 1 {
+		t.Fatal("no TableEmpty event")
+	}
+	if c.dhts[1].Bootstrapped() {
+		t.Fatal("Bootstrapped with an empty table")
+	}
+	c.at(30 * time.Second)
+	boots := coretest.Of[dht.BootstrapDone](c.net)
+	if len(boots) < 3 || boots[len(boots)-1].OK {
+		t.Fatalf("bootstrap events %+v: want the first success, then failed rejoins while node 0 is down", boots)
+	}
+	c.nodes[0].Start(c.net.Now())
+	c.at(45 * time.Second)
+	if !c.dhts[1].Bootstrapped() || c.dhts[1].Table().Len() != 1 {
+		t.Fatalf("bootstrapped %v with %d peers after node 0 came back, want a rejoin", c.dhts[1].Bootstrapped(), c.dhts[1].Table().Len())
+	}
+}

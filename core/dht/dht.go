@@ -47,6 +47,7 @@ type DHT struct {
 
 	bs           *bootstrap
 	bootstrapped bool
+	bootPeers    []BootstrapPeer // of the last Bootstrap, to join again from
 	maint        core.Timer
 
 	gossipPeers   []gossip.Peer
@@ -136,7 +137,8 @@ func (d *DHT) keyOf(id identity.PeerID) identity.Key {
 func (d *DHT) Table() *Table { return d.table }
 
 // Bootstrapped reports whether the last Bootstrap completed with a
-// non-empty table.
+// non-empty table that has not emptied since (the node then joins again:
+// TableEmpty).
 func (d *DHT) Bootstrapped() bool { return d.bootstrapped }
 
 // Stats returns the component's counters.
@@ -294,6 +296,9 @@ func (d *DHT) evict(now time.Time, id identity.PeerID, reason string) {
 	if didPromote {
 		d.stats.Added++
 		d.node.Observe(now, PeerAdded{Peer: promoted.ID, Addr: promoted.Addr})
+	}
+	if d.table.Len() == 0 {
+		d.tableEmptied(now)
 	}
 }
 

@@ -66,6 +66,16 @@ type BootstrapDone struct {
 // Kind implements core.Event.
 func (BootstrapDone) Kind() string { return "dht.bootstrap" }
 
+// TableEmpty is observed when the routing table loses its last peer
+// outside a bootstrap; the node joins again through its bootstrap peers
+// in RejoinIn (a new bootstrap, with its own BootstrapDone).
+type TableEmpty struct {
+	RejoinIn time.Duration `json:"rejoin_in_ns"`
+}
+
+// Kind implements core.Event.
+func (TableEmpty) Kind() string { return "dht.table_empty" }
+
 // PeerAdded is observed when a peer enters the routing table.
 type PeerAdded struct {
 	Peer identity.PeerID `json:"peer"`

@@ -420,7 +420,8 @@ func (d *DHT) Bootstrap(now time.Time, peers []BootstrapPeer) error {
 	if d.bs != nil && d.bs.kick != nil {
 		d.bs.kick.Stop()
 	}
-	bs := &bootstrap{start: now, peers: slices.Clone(peers)}
+	d.bootPeers = slices.Clone(peers)
+	bs := &bootstrap{start: now, peers: d.bootPeers}
 	d.bs = bs
 	d.bootstrapped = false
 	d.bootstrapAttempt(now, bs)
@@ -447,6 +448,24 @@ func (d *DHT) bootstrapAttempt(now time.Time, bs *bootstrap) {
 	if bs.waiting == 0 {
 		bs.kick = d.node.Env().Clock.AfterFunc(0, func() { d.onBootstrapKick(bs) })
 	}
+}
+
+// tableEmptied joins again, through the last Bootstrap's peers, a node
+// whose routing table has lost its last peer outside a bootstrap (every
+// peer stopped answering): after a jittered BootstrapRetry, so that nodes
+// cut off together do not come back together, and with the same retries.
+// Without it such a node would stay alone for good (libp2p's DHT likewise
+// goes back to its bootstrap peers when its table runs low).
+func (d *DHT) tableEmptied(now time.Time) {
+	if !d.running || d.bs != nil || len(d.bootPeers) == 0 || d.cfg.BootstrapRetry == 0 {
+		return
+	}
+	d.bootstrapped = false
+	bs := &bootstrap{start: now, peers: d.bootPeers}
+	d.bs = bs
+	wait := d.retryDelay(1)
+	bs.kick = d.node.Env().Clock.AfterFunc(wait, func() { d.onBootstrapRetry(bs) })
+	d.node.Observe(now, TableEmpty{RejoinIn: wait})
 }
 
 // onBootstrapRetry starts the next attempt of a bootstrap that failed.
