@@ -65,7 +65,11 @@
 // Bootstrap pings the given peers, looks up the own key, then refreshes
 // the buckets farther than the closest neighbour that are not full (at
 // most BootstrapRefresh) with lookups of random keys in their ranges, and
-// observes BootstrapDone. Every MaintenanceInterval, buckets (up to the
+// observes BootstrapDone. When no bootstrap peer answers, the bootstrap
+// is tried again after BootstrapRetry (2 s), doubling up to
+// BootstrapRetryMax (1 min), each wait jittered by ±50%; a node whose
+// table later loses its last peer (TableEmpty) joins again the same way.
+// Every MaintenanceInterval, buckets (up to the
 // closest non-empty one) that no lookup entered for RefreshInterval (1 h)
 // are refreshed the same way (§2.4), at most MaxRefreshPerTick per tick.
 //
