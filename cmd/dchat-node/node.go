@@ -330,6 +330,8 @@ func (n *Node) observe(_ time.Time, ev core.Event) {
 			break
 		}
 		n.log.Info("bootstrap done", "ok", e.OK, "table", e.TableSize, "took", e.Took, "attempt", max(e.Attempt, 1))
+	case dht.TableEmpty:
+		n.log.Warn("routing table empty: joining again through the bootstrap peers", "in", e.RejoinIn)
 	case connmgr.Open:
 		n.log.Debug("connection open", "addr", e.Addr)
 	case connmgr.Close:
