@@ -239,14 +239,20 @@ func TestChurn(t *testing.T) {
 // keyOf is a record key.
 func keyOf(s string) identity.Key { return identity.KeyOf([]byte(s)) }
 
+// retryPair is a two-node cluster whose bootstrap retries wait 1 s,
+// doubling up to 4 s.
+func retryPair(t *testing.T) (*cluster, dht.Config) {
+	cfg := testConfig()
+	cfg.BootstrapRetry = time.Second
+	cfg.BootstrapRetryMax = 4 * time.Second
+	return newCluster(t, 2, cfg), cfg
+}
+
 // TestBootstrapRetry: a node whose bootstrap peer is not up yet fails its
 // first attempt, retries with growing waits, and joins once the peer is
 // up; Took counts from the first attempt.
 func TestBootstrapRetry(t *testing.T) {
-	cfg := testConfig()
-	cfg.BootstrapRetry = time.Second
-	cfg.BootstrapRetryMax = 4 * time.Second
-	c := newCluster(t, 2, cfg)
+	c, cfg := retryPair(t)
 	c.nodes[1].Start(coretest.Epoch)
 	if err := c.dhts[1].Bootstrap(coretest.Epoch, []dht.BootstrapPeer{{Addr: coretest.Addr(0)}}); err != nil {
 		t.Fatal(err)
@@ -324,10 +330,7 @@ func TestBootstrapRetryStops(t *testing.T) {
 // it from its table, goes back to its bootstrap peers (failing while they
 // are down) and joins again once one is up.
 func TestRejoinWhenTableEmpties(t *testing.T) {
-	cfg := testConfig()
-	cfg.BootstrapRetry = time.Second
-	cfg.BootstrapRetryMax = 4 * time.Second
-	c := newCluster(t, 2, cfg)
+	c, _ := retryPair(t)
 	c.nodes[0].Start(coretest.Epoch)
 	c.nodes[1].Start(coretest.Epoch)
 	c.dhts[1].Bootstrap(coretest.Epoch, []dht.BootstrapPeer{{Addr: coretest.Addr(0)}})
